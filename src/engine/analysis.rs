@@ -1,0 +1,348 @@
+//! The whole audio → probabilities path as a stream: resample, log-mel, cut windows of one
+//! patch every hop, classify non-silent windows, and average them over the piece.
+//!
+//! The CLI feeds it decoded files; the plugin's worker feeds it host audio. Both get the
+//! same numbers for the same audio.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::decode::AudioDecoder;
+use super::error::{AnalysisError, ModelError};
+use super::logmel::LogMel;
+use super::model::LoadedModel;
+use super::resample::StreamResampler;
+
+/// Largest magnitude a sample may have; louder values are clipped so that no power or log
+/// overflows (±16 is +24 dBFS, far beyond any real signal).
+const SAMPLE_LIMIT: f32 = 16.0;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalysisSettings {
+    /// Seconds between the starts of two windows (each window is one model patch).
+    pub hop_seconds: f64,
+    /// Windows quieter than this (mean power, dB re full scale) are silent: reported, never
+    /// classified, and left out of the whole-piece result.
+    pub silence_threshold_dbfs: f32,
+    /// Windows classified per inference call (more is faster offline; 1 is lowest latency).
+    pub batch_windows: usize,
+}
+
+impl Default for AnalysisSettings {
+    fn default() -> Self {
+        Self { hop_seconds: 1.0, silence_threshold_dbfs: -60.0, batch_windows: 8 }
+    }
+}
+
+/// One analysis window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WindowPrediction {
+    pub start_seconds: f64,
+    pub end_seconds: f64,
+    /// Mean power of the window, dB re full scale.
+    pub level_dbfs: f32,
+    /// Per-label probabilities; `None` for a silent window.
+    pub probabilities: Option<Vec<f32>>,
+}
+
+impl WindowPrediction {
+    pub fn is_silent(&self) -> bool {
+        self.probabilities.is_none()
+    }
+}
+
+/// The whole-piece result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrackSummary {
+    pub duration_seconds: f64,
+    pub windows: usize,
+    pub silent_windows: usize,
+    /// Mean of the per-window probabilities over the non-silent windows; `None` when every
+    /// window was silent.
+    pub probabilities: Option<Vec<f32>>,
+    /// The piece was shorter than one patch and was repeat-padded, as in training.
+    pub repeat_padded: bool,
+    /// NaN or infinite input samples, replaced by zero.
+    pub non_finite_samples: u64,
+}
+
+/// Streaming analyser for one model and one input sample rate.
+pub struct Analyzer {
+    model: Arc<LoadedModel>,
+    settings: AnalysisSettings,
+    resampler: StreamResampler,
+    logmel: LogMel,
+    hop_frames: usize,
+    patch_frames: usize,
+    n_mels: usize,
+    /// Log-mel rows kept for windows still to come; row 0 is absolute frame `first_frame`.
+    frames: Vec<f32>,
+    energies: Vec<f32>,
+    first_frame: u64,
+    next_window_frame: u64,
+    batch: Vec<f32>,
+    batch_meta: Vec<(u64, f32)>,
+    clean: Vec<f32>,
+    resampled: Vec<f32>,
+    sum: Vec<f64>,
+    classified: usize,
+    silent: usize,
+    non_finite: u64,
+    input_frames: u64,
+    input_rate_hz: u32,
+}
+
+impl Analyzer {
+    pub fn new(model: Arc<LoadedModel>, input_rate_hz: u32, settings: AnalysisSettings) -> Self {
+        let fe = model.manifest().frontend.clone();
+        let hop_frames = ((settings.hop_seconds / fe.frame_seconds()).round() as usize).max(1);
+        let labels = model.labels().len();
+        Self {
+            resampler: StreamResampler::new(input_rate_hz, fe.sample_rate_hz),
+            logmel: LogMel::new(&fe),
+            hop_frames,
+            patch_frames: fe.patch_frames,
+            n_mels: fe.n_mels,
+            frames: Vec::new(),
+            energies: Vec::new(),
+            first_frame: 0,
+            next_window_frame: 0,
+            batch: Vec::new(),
+            batch_meta: Vec::new(),
+            clean: Vec::new(),
+            resampled: Vec::new(),
+            sum: vec![0.0; labels],
+            classified: 0,
+            silent: 0,
+            non_finite: 0,
+            input_frames: 0,
+            input_rate_hz,
+            settings: AnalysisSettings { batch_windows: settings.batch_windows.max(1), ..settings },
+            model,
+        }
+    }
+
+    pub fn model(&self) -> &Arc<LoadedModel> {
+        &self.model
+    }
+
+    pub fn settings(&self) -> &AnalysisSettings {
+        &self.settings
+    }
+
+    /// Frames between window starts.
+    pub fn hop_frames(&self) -> usize {
+        self.hop_frames
+    }
+
+    /// Feeds mono samples at the input rate; finished windows are appended to `out`.
+    pub fn push(&mut self, samples: &[f32], out: &mut Vec<WindowPrediction>) -> Result<(), ModelError> {
+        self.input_frames += samples.len() as u64;
+        self.clean.clear();
+        for &s in samples {
+            if s.is_finite() {
+                self.clean.push(s.clamp(-SAMPLE_LIMIT, SAMPLE_LIMIT));
+            } else {
+                self.non_finite += 1;
+                self.clean.push(0.0);
+            }
+        }
+        self.resampled.clear();
+        self.resampler.push(&self.clean, &mut self.resampled);
+        self.logmel.push(&self.resampled, &mut self.frames, &mut self.energies);
+        self.cut_windows(out)
+    }
+
+    /// Ends the stream and returns the whole-piece result. The analyser can then be reused
+    /// after [`Analyzer::reset`].
+    pub fn finish(&mut self, out: &mut Vec<WindowPrediction>) -> Result<TrackSummary, ModelError> {
+        self.resampled.clear();
+        self.resampler.finish(&mut self.resampled);
+        self.logmel.push(&self.resampled, &mut self.frames, &mut self.energies);
+        self.logmel.finish(&mut self.frames, &mut self.energies);
+        self.cut_windows(out)?;
+        let mut repeat_padded = false;
+        let rows = self.energies.len();
+        if self.next_window_frame == 0 && self.first_frame == 0 && rows > 0 {
+            // Shorter than one patch: repeat the frames to fill it, as musicnn's training did.
+            let row_len = self.n_mels;
+            let mut patch = Vec::with_capacity(self.patch_frames * row_len);
+            let mut energy = 0.0f64;
+            for i in 0..self.patch_frames {
+                let r = i % rows;
+                patch.extend_from_slice(&self.frames[r * row_len..(r + 1) * row_len]);
+                energy += self.energies[r] as f64;
+            }
+            let level = to_db(energy / self.patch_frames as f64);
+            self.frames = patch;
+            self.energies.clear();
+            self.queue_window(0, level);
+            repeat_padded = true;
+        }
+        self.flush_batch(out)?;
+        let windows = self.classified + self.silent;
+        let probabilities = (self.classified > 0)
+            .then(|| self.sum.iter().map(|s| (s / self.classified as f64) as f32).collect());
+        Ok(TrackSummary {
+            duration_seconds: self.input_frames as f64 / self.input_rate_hz as f64,
+            windows,
+            silent_windows: self.silent,
+            probabilities,
+            repeat_padded,
+            non_finite_samples: self.non_finite,
+        })
+    }
+
+    /// Forgets the stream and the running whole-piece average.
+    pub fn reset(&mut self) {
+        let fe = self.model.manifest().frontend.clone();
+        self.resampler = StreamResampler::new(self.input_rate_hz, fe.sample_rate_hz);
+        self.logmel.reset();
+        self.frames.clear();
+        self.energies.clear();
+        self.first_frame = 0;
+        self.next_window_frame = 0;
+        self.batch.clear();
+        self.batch_meta.clear();
+        self.sum.iter_mut().for_each(|s| *s = 0.0);
+        self.classified = 0;
+        self.silent = 0;
+        self.non_finite = 0;
+        self.input_frames = 0;
+    }
+
+    fn cut_windows(&mut self, out: &mut Vec<WindowPrediction>) -> Result<(), ModelError> {
+        let available = self.first_frame + self.energies.len() as u64;
+        while self.next_window_frame + self.patch_frames as u64 <= available {
+            let start = (self.next_window_frame - self.first_frame) as usize;
+            let energy: f64 =
+                self.energies[start..start + self.patch_frames].iter().map(|&e| e as f64).sum::<f64>();
+            let level = to_db(energy / self.patch_frames as f64);
+            self.queue_window(start, level);
+            self.next_window_frame += self.hop_frames as u64;
+            if self.batch_meta.len() >= self.settings.batch_windows {
+                self.flush_batch(out)?;
+            }
+        }
+        // Drop rows no future window needs.
+        let keep_from = self.next_window_frame.min(available);
+        let drop = (keep_from - self.first_frame) as usize;
+        if drop > 0 {
+            self.frames.drain(..drop * self.n_mels);
+            self.energies.drain(..drop);
+            self.first_frame += drop as u64;
+        }
+        Ok(())
+    }
+
+    /// Adds the patch starting at row `start` of `frames` to the batch.
+    fn queue_window(&mut self, start: usize, level_dbfs: f32) {
+        let abs = self.first_frame + start as u64;
+        if level_dbfs < self.settings.silence_threshold_dbfs {
+            // A silent window takes no patch and is never classified.
+            self.batch_meta.push((abs, level_dbfs));
+            return;
+        }
+        let row_len = self.n_mels;
+        self.batch.extend_from_slice(&self.frames[start * row_len..(start + self.patch_frames) * row_len]);
+        self.batch_meta.push((abs, level_dbfs));
+    }
+
+    fn flush_batch(&mut self, out: &mut Vec<WindowPrediction>) -> Result<(), ModelError> {
+        if self.batch_meta.is_empty() {
+            return Ok(());
+        }
+        let patch_len = self.patch_frames * self.n_mels;
+        let n_patches = self.batch.len() / patch_len;
+        let inference = if n_patches > 0 { Some(self.model.infer(&self.batch, n_patches)?) } else { None };
+        let labels = self.sum.len();
+        let frame_s = self.model.manifest().frontend.frame_seconds();
+        let mut next_patch = 0;
+        for &(start, level) in &self.batch_meta {
+            let silent = level < self.settings.silence_threshold_dbfs;
+            let probabilities = if silent {
+                self.silent += 1;
+                None
+            } else {
+                let inf = inference.as_ref().expect("a non-silent window has a patch");
+                let mut p = inf.probabilities[next_patch * labels..(next_patch + 1) * labels].to_vec();
+                next_patch += 1;
+                // A model fed finite input gives finite output, but never let one bad value
+                // poison the running average.
+                p.iter_mut().for_each(|v| {
+                    if !v.is_finite() {
+                        *v = 0.0
+                    }
+                });
+                self.sum.iter_mut().zip(&p).for_each(|(s, &v)| *s += v as f64);
+                self.classified += 1;
+                Some(p)
+            };
+            out.push(WindowPrediction {
+                start_seconds: start as f64 * frame_s,
+                end_seconds: (start + self.patch_frames as u64) as f64 * frame_s,
+                level_dbfs: level,
+                probabilities,
+            });
+        }
+        self.batch.clear();
+        self.batch_meta.clear();
+        Ok(())
+    }
+}
+
+fn to_db(mean_square: f64) -> f32 {
+    (10.0 * mean_square.max(1e-20).log10()) as f32
+}
+
+/// What analysing one file gives.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileAnalysis {
+    pub sample_rate_hz: u32,
+    pub channels: usize,
+    pub summary: TrackSummary,
+    pub windows: Vec<WindowPrediction>,
+    /// Problems that did not stop the analysis (damaged packets, early end of file).
+    pub warnings: Vec<String>,
+}
+
+/// Decodes and analyses a file, streaming: memory does not grow with the file's length
+/// except for the per-window results (a few hundred bytes per window).
+pub fn analyze_file(
+    path: &Path,
+    model: &Arc<LoadedModel>,
+    settings: &AnalysisSettings,
+) -> Result<FileAnalysis, AnalysisError> {
+    let mut decoder = AudioDecoder::open(path)?;
+    let mut analyzer = Analyzer::new(model.clone(), decoder.sample_rate_hz(), settings.clone());
+    let mut chunk = Vec::with_capacity(8192);
+    let mut windows = Vec::new();
+    loop {
+        chunk.clear();
+        let more = decoder.next_chunk(&mut chunk)?;
+        analyzer.push(&chunk, &mut windows)?;
+        if !more {
+            break;
+        }
+    }
+    let summary = analyzer.finish(&mut windows)?;
+    let mut warnings = decoder.warnings().to_vec();
+    if summary.non_finite_samples > 0 {
+        warnings.push(format!("{} NaN or infinite samples were replaced by silence", summary.non_finite_samples));
+    }
+    if summary.repeat_padded {
+        warnings.push(format!(
+            "shorter than one {:.2} s patch: repeat-padded",
+            model.manifest().frontend.patch_seconds()
+        ));
+    }
+    Ok(FileAnalysis {
+        sample_rate_hz: decoder.sample_rate_hz(),
+        channels: decoder.channels(),
+        summary,
+        windows,
+        warnings,
+    })
+}

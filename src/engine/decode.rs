@@ -1,0 +1,189 @@
+//! Streaming audio decoding (symphonia) to mono `f32` at the file's own sample rate.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use symphonia::core::audio::SampleBuffer;
+use symphonia::core::codecs::{CODEC_TYPE_NULL, Decoder, DecoderOptions};
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::{FormatOptions, FormatReader};
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Hint;
+
+use super::error::DecodeError;
+
+/// Lowest and highest sample rates accepted.
+pub const MIN_SAMPLE_RATE_HZ: u32 = 8_000;
+pub const MAX_SAMPLE_RATE_HZ: u32 = 384_000;
+
+/// An open audio file, decoded packet by packet and downmixed to mono.
+pub struct AudioDecoder {
+    path: PathBuf,
+    format: Box<dyn FormatReader>,
+    decoder: Box<dyn Decoder>,
+    track_id: u32,
+    sample_rate_hz: u32,
+    channels: usize,
+    interleaved: Option<SampleBuffer<f32>>,
+    frames_decoded: u64,
+    /// Problems met after audio was already decoded (kept as warnings; decoding stops).
+    warnings: Vec<String>,
+    done: bool,
+}
+
+impl AudioDecoder {
+    pub fn open(path: &Path) -> Result<Self, DecodeError> {
+        let file = File::open(path).map_err(|source| DecodeError::Open { path: path.to_path_buf(), source })?;
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if len == 0 {
+            return Err(DecodeError::Empty { path: path.to_path_buf() });
+        }
+        let mss = MediaSourceStream::new(Box::new(file), Default::default());
+        let mut hint = Hint::new();
+        if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+            hint.with_extension(ext);
+        }
+        let probed = symphonia::default::get_probe()
+            .format(&hint, mss, &FormatOptions::default(), &MetadataOptions::default())
+            .map_err(|e| DecodeError::UnsupportedFormat { path: path.to_path_buf(), reason: e.to_string() })?;
+        let format = probed.format;
+        let track = format
+            .tracks()
+            .iter()
+            .find(|t| t.codec_params.codec != CODEC_TYPE_NULL && t.codec_params.sample_rate.is_some())
+            .ok_or_else(|| DecodeError::NoAudioTrack { path: path.to_path_buf(), reason: "no audio track".into() })?;
+        let sample_rate_hz = track.codec_params.sample_rate.unwrap_or(0);
+        if !(MIN_SAMPLE_RATE_HZ..=MAX_SAMPLE_RATE_HZ).contains(&sample_rate_hz) {
+            return Err(DecodeError::UnsupportedSampleRate { path: path.to_path_buf(), sample_rate_hz });
+        }
+        let channels = track.codec_params.channels.map_or(1, |c| c.count()).max(1);
+        let track_id = track.id;
+        let decoder = symphonia::default::get_codecs()
+            .make(&track.codec_params, &DecoderOptions::default())
+            .map_err(|e| DecodeError::NoAudioTrack { path: path.to_path_buf(), reason: e.to_string() })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            format,
+            decoder,
+            track_id,
+            sample_rate_hz,
+            channels,
+            interleaved: None,
+            frames_decoded: 0,
+            warnings: Vec::new(),
+            done: false,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn sample_rate_hz(&self) -> u32 {
+        self.sample_rate_hz
+    }
+
+    /// Channels in the file (before the downmix).
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    pub fn frames_decoded(&self) -> u64 {
+        self.frames_decoded
+    }
+
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Decodes the next packet, appending mono samples to `out`. Returns `Ok(false)` at the
+    /// end of the stream. Damage after some audio was decoded ends the stream with a warning;
+    /// damage before any audio is an error.
+    pub fn next_chunk(&mut self, out: &mut Vec<f32>) -> Result<bool, DecodeError> {
+        while !self.done {
+            let packet = match self.format.next_packet() {
+                Ok(p) => p,
+                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    self.done = true;
+                    break;
+                }
+                Err(SymError::ResetRequired) => {
+                    self.done = true;
+                    break;
+                }
+                Err(e) => return self.fail_or_stop(e.to_string()).map(|_| false),
+            };
+            if packet.track_id() != self.track_id {
+                continue;
+            }
+            let decoded = match self.decoder.decode(&packet) {
+                Ok(d) => d,
+                // A damaged packet: skip it, as players do.
+                Err(SymError::DecodeError(e)) => {
+                    self.note(format!("skipped a damaged packet at {:.2} s: {e}", self.seconds()));
+                    continue;
+                }
+                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    self.done = true;
+                    break;
+                }
+                Err(e) => return self.fail_or_stop(e.to_string()).map(|_| false),
+            };
+            let spec = *decoded.spec();
+            let frames = decoded.frames();
+            if frames == 0 {
+                continue;
+            }
+            let channels = spec.channels.count().max(1);
+            let buf = self
+                .interleaved
+                .get_or_insert_with(|| SampleBuffer::new(decoded.capacity() as u64, spec));
+            if buf.capacity() < decoded.capacity() * channels {
+                *buf = SampleBuffer::new(decoded.capacity() as u64, spec);
+            }
+            buf.copy_interleaved_ref(decoded);
+            let samples = buf.samples();
+            if channels == 1 {
+                out.extend_from_slice(&samples[..frames]);
+            } else {
+                let scale = 1.0 / channels as f32;
+                out.extend(samples.chunks_exact(channels).take(frames).map(|f| f.iter().sum::<f32>() * scale));
+            }
+            self.frames_decoded += frames as u64;
+            return Ok(true);
+        }
+        if self.frames_decoded == 0 {
+            return Err(DecodeError::NoSamples { path: self.path.clone() });
+        }
+        Ok(false)
+    }
+
+    fn seconds(&self) -> f64 {
+        self.frames_decoded as f64 / self.sample_rate_hz as f64
+    }
+
+    fn note(&mut self, warning: String) {
+        if self.warnings.len() < 8 {
+            self.warnings.push(warning);
+        }
+    }
+
+    fn fail_or_stop(&mut self, reason: String) -> Result<(), DecodeError> {
+        self.done = true;
+        if self.frames_decoded == 0 {
+            return Err(DecodeError::Corrupt { path: self.path.clone(), reason });
+        }
+        let at = self.seconds();
+        self.note(format!("decoding stopped at {at:.2} s (file damaged or truncated): {reason}"));
+        Ok(())
+    }
+}
+
+/// Decodes a whole file to mono (for tests and small files; analysis streams instead).
+pub fn decode_to_mono(path: &Path) -> Result<(Vec<f32>, u32), DecodeError> {
+    let mut dec = AudioDecoder::open(path)?;
+    let mut out = Vec::new();
+    while dec.next_chunk(&mut out)? {}
+    Ok((out, dec.sample_rate_hz()))
+}

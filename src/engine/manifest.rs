@@ -1,0 +1,235 @@
+//! A model is data plus a manifest: the manifest says which front-end feeds it, which ONNX
+//! inputs and outputs to use and what its labels mean. Adding a model means adding files.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::error::ModelError;
+
+/// What a model's probability output means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputActivation {
+    /// Independent per-label probabilities (multi-label tags); they need not sum to one.
+    Sigmoid,
+    /// One distribution over mutually exclusive labels.
+    Softmax,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MelScale {
+    Slaney,
+    Htk,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MelNorm {
+    /// Each triangle scaled to unit area (librosa `norm='slaney'`).
+    Slaney,
+    /// Triangles peak at one.
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogCompression {
+    /// `log10(log_multiplier * x + log_offset)` (musicnn).
+    Log10Scaled,
+    /// `ln(x + log_offset)` (YAMNet).
+    NaturalOffset,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WindowKind {
+    HannPeriodic,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PadMode {
+    Reflect,
+    Constant,
+}
+
+/// Every parameter of the log-mel front-end; nothing of it is hard-coded in the engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrontendConfig {
+    pub kind: String,
+    pub sample_rate_hz: u32,
+    pub n_fft: usize,
+    pub win_length: usize,
+    pub hop_length: usize,
+    pub window: WindowKind,
+    /// Centred frames: frame `t` is centred on sample `t * hop_length`.
+    pub center: bool,
+    pub pad_mode: PadMode,
+    /// 1.0 = magnitude, 2.0 = power.
+    pub power: f32,
+    pub n_mels: usize,
+    pub f_min_hz: f32,
+    pub f_max_hz: f32,
+    pub mel_scale: MelScale,
+    pub mel_norm: MelNorm,
+    pub log: LogCompression,
+    #[serde(default = "one")]
+    pub log_multiplier: f32,
+    #[serde(default)]
+    pub log_offset: f32,
+    /// Frames in one model input patch.
+    pub patch_frames: usize,
+}
+
+fn one() -> f32 {
+    1.0
+}
+
+impl FrontendConfig {
+    /// Seconds between two frames.
+    pub fn frame_seconds(&self) -> f64 {
+        self.hop_length as f64 / self.sample_rate_hz as f64
+    }
+
+    /// Seconds of audio one patch covers.
+    pub fn patch_seconds(&self) -> f64 {
+        self.patch_frames as f64 * self.frame_seconds()
+    }
+
+    fn validate(&self, manifest: &Path) -> Result<(), ModelError> {
+        let bad = |field: &str, value: String, why: &str| ModelError::InvalidManifest {
+            path: manifest.to_path_buf(),
+            reason: format!("frontend.{field} = {value}: {why}"),
+        };
+        if self.kind != "log-mel" {
+            return Err(bad("kind", format!("{:?}", self.kind), "only \"log-mel\" is supported"));
+        }
+        if !(8_000..=384_000).contains(&self.sample_rate_hz) {
+            return Err(bad("sample_rate_hz", self.sample_rate_hz.to_string(), "must be 8000..=384000"));
+        }
+        if self.n_fft < 16 || self.win_length == 0 || self.win_length > self.n_fft {
+            return Err(bad(
+                "win_length",
+                self.win_length.to_string(),
+                "must be between 1 and n_fft (n_fft at least 16)",
+            ));
+        }
+        if self.hop_length == 0 || self.n_mels == 0 || self.patch_frames == 0 {
+            return Err(bad("hop_length/n_mels/patch_frames", "0".into(), "must be positive"));
+        }
+        let nyquist = self.sample_rate_hz as f32 / 2.0;
+        if !(self.f_min_hz >= 0.0 && self.f_min_hz < self.f_max_hz && self.f_max_hz <= nyquist) {
+            return Err(bad(
+                "f_max_hz",
+                format!("{} (f_min_hz {})", self.f_max_hz, self.f_min_hz),
+                "need 0 <= f_min_hz < f_max_hz <= sample_rate_hz / 2",
+            ));
+        }
+        if !(self.power == 1.0 || self.power == 2.0) {
+            return Err(bad("power", self.power.to_string(), "must be 1.0 or 2.0"));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    /// Output holding per-label probabilities, shape [batch, labels].
+    pub probabilities: String,
+    /// Output holding the embedding a head is trained on, shape [batch, embedding_dim].
+    #[serde(default)]
+    pub embedding: Option<String>,
+    #[serde(default)]
+    pub embedding_dim: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Labels {
+    /// Label of each probability, in the model's output order.
+    pub names: Vec<String>,
+    /// The labels that are music genres (the rest are moods, eras, instruments ...).
+    #[serde(default)]
+    pub genres: Vec<String>,
+}
+
+/// `manifest.toml` of one model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub name: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The ONNX file, relative to the manifest's folder.
+    pub onnx: PathBuf,
+    /// Lowercase hex sha256 of the ONNX file; checked before the file is used.
+    pub sha256: String,
+    #[serde(default)]
+    pub licence: Option<String>,
+    #[serde(default)]
+    pub source: Option<String>,
+    pub output_activation: OutputActivation,
+    pub input: InputSpec,
+    pub outputs: OutputSpec,
+    pub frontend: FrontendConfig,
+    pub labels: Labels,
+}
+
+impl Manifest {
+    /// Parses and checks a manifest; `origin` names it in error messages.
+    pub fn parse(text: &str, origin: &Path) -> Result<Self, ModelError> {
+        let manifest: Manifest = toml::from_str(text).map_err(|e| ModelError::InvalidManifest {
+            path: origin.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        manifest.validate(origin)?;
+        Ok(manifest)
+    }
+
+    fn validate(&self, origin: &Path) -> Result<(), ModelError> {
+        self.frontend.validate(origin)?;
+        let bad = |reason: String| ModelError::InvalidManifest { path: origin.to_path_buf(), reason };
+        if self.labels.names.is_empty() {
+            return Err(bad("labels.names is empty: list the label of every model output".into()));
+        }
+        if let Some(g) = self.labels.genres.iter().find(|g| !self.labels.names.contains(g)) {
+            return Err(bad(format!("labels.genres names '{g}', which is not in labels.names")));
+        }
+        let hex = self.sha256.len() == 64 && self.sha256.bytes().all(|b| b.is_ascii_hexdigit());
+        if !hex {
+            return Err(bad(format!(
+                "sha256 = {:?} is not 64 hex digits; put the output of `sha256sum {}` there",
+                self.sha256,
+                self.onnx.display()
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn title(&self) -> &str {
+        self.display_name.as_deref().unwrap_or(&self.name)
+    }
+
+    /// Index of each genre label in `labels.names`.
+    pub fn genre_indices(&self) -> Vec<usize> {
+        self.labels
+            .names
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| self.labels.genres.contains(n))
+            .map(|(i, _)| i)
+            .collect()
+    }
+}

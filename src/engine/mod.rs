@@ -1,0 +1,17 @@
+//! The analysis engine: decode → resample → log-mel → model → aggregation.
+//!
+//! Knows nothing of the plugin framework, the editor or the CLI.
+
+pub mod analysis;
+pub mod decode;
+pub mod error;
+pub mod logmel;
+pub mod manifest;
+pub mod model;
+pub mod resample;
+pub mod runtime;
+
+pub use analysis::{AnalysisSettings, Analyzer, FileAnalysis, TrackSummary, WindowPrediction, analyze_file};
+pub use error::{AnalysisError, DecodeError, ModelError, RuntimeError};
+pub use manifest::{FrontendConfig, Manifest};
+pub use model::{DEFAULT_MODEL, LoadedModel, ModelEntry, ModelOrigin};

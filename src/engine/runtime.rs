@@ -1,0 +1,138 @@
+//! Finding the ONNX Runtime shared library and the one ORT environment of the process.
+//!
+//! ORT allows one environment per process; every model session (of the CLI's workers or of
+//! all plugin instances in a host) is created from it.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use super::error::RuntimeError;
+
+/// The ONNX Runtime release the engine is built and tested against (ort `api-31`).
+pub const ORT_VERSION: &str = "1.31.1";
+
+/// Environment variable naming the library file, checked first.
+pub const ORT_LIB_ENV: &str = "GENRE_METER_ORT_LIB";
+
+/// File name of the runtime library on this platform.
+pub fn library_file_name() -> String {
+    if cfg!(target_os = "windows") {
+        "onnxruntime.dll".to_string()
+    } else if cfg!(target_os = "macos") {
+        format!("libonnxruntime.{ORT_VERSION}.dylib")
+    } else {
+        format!("libonnxruntime.so.{ORT_VERSION}")
+    }
+}
+
+/// Per-user data folder of Genre Meter (`$XDG_DATA_HOME/genre-meter`, else
+/// `~/.local/share/genre-meter`); models and the runtime library are installed below it.
+pub fn data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("GENRE_METER_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("genre-meter");
+    }
+    let home = std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE"));
+    match home {
+        Some(home) => PathBuf::from(home).join(".local/share/genre-meter"),
+        None => PathBuf::from(".genre-meter"),
+    }
+}
+
+/// Where `cargo xtask fetch-ort` installs the library.
+pub fn install_dir() -> PathBuf {
+    data_dir().join("onnxruntime").join(ORT_VERSION)
+}
+
+/// Candidate paths, most specific first: the environment variable, next to the running
+/// executable (or plugin binary), the per-user install folder.
+pub fn candidate_paths() -> Vec<PathBuf> {
+    let name = library_file_name();
+    let mut paths = Vec::new();
+    for var in [ORT_LIB_ENV, "ORT_DYLIB_PATH"] {
+        if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
+            paths.push(PathBuf::from(p));
+        }
+    }
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(dir) = exe.parent()
+    {
+        paths.push(dir.join(&name));
+    }
+    if let Some(dir) = this_binary_dir() {
+        paths.push(dir.join(&name));
+    }
+    paths.push(install_dir().join(&name));
+    paths.dedup();
+    paths
+}
+
+/// Folder of the shared object this code lives in (the plugin's `.so` inside a host).
+fn this_binary_dir() -> Option<PathBuf> {
+    #[cfg(unix)]
+    {
+        let mut info: libc_dl::DlInfo = unsafe { std::mem::zeroed() };
+        let addr = this_binary_dir as *const ();
+        // SAFETY: dladdr only reads the address and fills `info`.
+        let ok = unsafe { libc_dl::dladdr(addr.cast(), &mut info) };
+        if ok == 0 || info.dli_fname.is_null() {
+            return None;
+        }
+        // SAFETY: dladdr returned a NUL-terminated path owned by the loader.
+        let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
+        use std::os::unix::ffi::OsStrExt;
+        let path = Path::new(std::ffi::OsStr::from_bytes(name.to_bytes()));
+        path.parent().map(Path::to_path_buf)
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+#[cfg(unix)]
+mod libc_dl {
+    use std::ffi::{c_char, c_int, c_void};
+
+    #[repr(C)]
+    pub struct DlInfo {
+        pub dli_fname: *const c_char,
+        pub dli_fbase: *mut c_void,
+        pub dli_sname: *const c_char,
+        pub dli_saddr: *mut c_void,
+    }
+
+    unsafe extern "C" {
+        pub fn dladdr(addr: *const c_void, info: *mut DlInfo) -> c_int;
+    }
+}
+
+/// The first candidate that exists, or an error listing where it looked.
+pub fn locate_library() -> Result<PathBuf, RuntimeError> {
+    let candidates = candidate_paths();
+    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| RuntimeError::NotFound {
+        wanted: library_file_name(),
+        version: ORT_VERSION.to_string(),
+        searched: candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+        install_dir: install_dir().display().to_string(),
+    })
+}
+
+static ENVIRONMENT: OnceLock<Result<ort::environment::Environment, RuntimeError>> = OnceLock::new();
+
+/// The process-wide ORT environment, created on first use from [`locate_library`].
+pub fn environment() -> Result<&'static ort::environment::Environment, RuntimeError> {
+    ENVIRONMENT.get_or_init(create_environment).as_ref().map_err(Clone::clone)
+}
+
+fn create_environment() -> Result<ort::environment::Environment, RuntimeError> {
+    let path = locate_library()?;
+    let builder = ort::init_from(&path).map_err(|e| RuntimeError::Unusable {
+        path: path.clone(),
+        reason: e.to_string(),
+        version: ORT_VERSION.to_string(),
+    })?;
+    builder.with_name("genre-meter").build().map_err(|e| RuntimeError::Environment(e.to_string()))
+}

@@ -1,0 +1,6 @@
+//! Genre Meter: music-genre probabilities from audio, per window and for the whole piece.
+//!
+//! [`engine`] is the whole audio → probabilities path; the `genre-meter` command-line tool
+//! and the plugin crate are thin shells over it.
+
+pub mod engine;
