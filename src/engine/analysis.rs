@@ -92,6 +92,7 @@ pub struct Analyzer {
     non_finite: u64,
     input_frames: u64,
     input_rate_hz: u32,
+    inference_seconds: f64,
 }
 
 impl Analyzer {
@@ -119,6 +120,7 @@ impl Analyzer {
             non_finite: 0,
             input_frames: 0,
             input_rate_hz,
+            inference_seconds: 0.0,
             settings: AnalysisSettings { batch_windows: settings.batch_windows.max(1), ..settings },
             model,
         }
@@ -130,6 +132,11 @@ impl Analyzer {
 
     pub fn settings(&self) -> &AnalysisSettings {
         &self.settings
+    }
+
+    /// Wall-clock seconds spent in model inference since creation.
+    pub fn inference_seconds(&self) -> f64 {
+        self.inference_seconds
     }
 
     /// Frames between window starts.
@@ -256,7 +263,9 @@ impl Analyzer {
         }
         let patch_len = self.patch_frames * self.n_mels;
         let n_patches = self.batch.len() / patch_len;
+        let started = std::time::Instant::now();
         let inference = if n_patches > 0 { Some(self.model.infer(&self.batch, n_patches)?) } else { None };
+        self.inference_seconds += started.elapsed().as_secs_f64();
         let labels = self.sum.len();
         let frame_s = self.model.manifest().frontend.frame_seconds();
         let mut next_patch = 0;
@@ -306,6 +315,8 @@ pub struct FileAnalysis {
     pub windows: Vec<WindowPrediction>,
     /// Problems that did not stop the analysis (damaged packets, early end of file).
     pub warnings: Vec<String>,
+    /// Wall-clock seconds of the analysis spent in model inference.
+    pub inference_seconds: f64,
 }
 
 /// Decodes and analyses a file, streaming: memory does not grow with the file's length
@@ -344,5 +355,6 @@ pub fn analyze_file(
         summary,
         windows,
         warnings,
+        inference_seconds: analyzer.inference_seconds(),
     })
 }

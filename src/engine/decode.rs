@@ -45,7 +45,7 @@ impl AudioDecoder {
             hint.with_extension(ext);
         }
         let probed = symphonia::default::get_probe()
-            .format(&hint, mss, &FormatOptions::default(), &MetadataOptions::default())
+            .format(&hint, mss, &FormatOptions { enable_gapless: true, ..Default::default() }, &MetadataOptions::default())
             .map_err(|e| DecodeError::UnsupportedFormat { path: path.to_path_buf(), reason: e.to_string() })?;
         let format = probed.format;
         let track = format
@@ -136,6 +136,8 @@ impl AudioDecoder {
                 continue;
             }
             let channels = spec.channels.count().max(1);
+            // Some containers (AAC in MP4) only say the channel count in the stream itself.
+            self.channels = channels;
             let buf = self
                 .interleaved
                 .get_or_insert_with(|| SampleBuffer::new(decoded.capacity() as u64, spec));

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 /// Reading audio files.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
+    #[error("'{path}': {reason}")]
+    Missing { path: PathBuf, reason: String },
     #[error("cannot open '{path}': {source}")]
     Open { path: PathBuf, source: std::io::Error },
     #[error("'{path}' is empty (0 bytes): nothing to analyse")]

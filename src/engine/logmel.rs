@@ -259,10 +259,12 @@ impl LogMel {
             energies.push(energy);
             self.next_frame_at += hop;
         }
-        // Keep the buffer small: drop what no later frame needs.
-        if self.next_frame_at > 8 * n_fft {
-            self.buffer.drain(..self.next_frame_at);
-            self.next_frame_at = 0;
+        // Keep the buffer small: drop what no later frame needs, but keep the last n_fft
+        // samples, which the end padding reflects.
+        let droppable = self.next_frame_at.min(self.buffer.len().saturating_sub(n_fft));
+        if droppable > 8 * n_fft {
+            self.buffer.drain(..droppable);
+            self.next_frame_at -= droppable;
         }
     }
 

@@ -3,6 +3,7 @@
 //! Knows nothing of the plugin framework, the editor or the CLI.
 
 pub mod analysis;
+pub mod batch;
 pub mod decode;
 pub mod error;
 pub mod logmel;

@@ -5,13 +5,16 @@
 
 use rubato::{FftFixedIn, Resampler as _};
 
-/// Input frames per resampler call.
-const CHUNK_FRAMES: usize = 1024;
+/// Output frames per resampler call (64 ms at 16 kHz). The FFT resampler's anti-alias
+/// filter is as long as its FFTs, so the chunk is sized on the output side: a fixed input
+/// chunk would leave very short filters at high input rates (384 kHz → 16 kHz).
+const CHUNK_OUT_FRAMES: usize = 1024;
 
 pub struct StreamResampler {
     inner: Option<FftFixedIn<f32>>,
     rate_in: u32,
     rate_out: u32,
+    chunk_frames: usize,
     pending: Vec<f32>,
     out_buf: Vec<Vec<f32>>,
     /// Output samples still to drop to undo the resampler's delay.
@@ -23,8 +26,9 @@ pub struct StreamResampler {
 impl StreamResampler {
     /// A resampler from `rate_in` to `rate_out` (identity when they are equal).
     pub fn new(rate_in: u32, rate_out: u32) -> Self {
+        let chunk_frames = (CHUNK_OUT_FRAMES as u64 * rate_in as u64).div_ceil(rate_out as u64) as usize;
         let inner = (rate_in != rate_out).then(|| {
-            FftFixedIn::<f32>::new(rate_in as usize, rate_out as usize, CHUNK_FRAMES, 2, 1)
+            FftFixedIn::<f32>::new(rate_in as usize, rate_out as usize, chunk_frames, 1, 1)
                 .expect("sample rates are positive and validated by the caller")
         });
         let delay_left = inner.as_ref().map_or(0, |r| r.output_delay());
@@ -33,7 +37,8 @@ impl StreamResampler {
             inner,
             rate_in,
             rate_out,
-            pending: Vec::with_capacity(CHUNK_FRAMES),
+            chunk_frames,
+            pending: Vec::with_capacity(chunk_frames),
             out_buf,
             delay_left,
             frames_in: 0,
@@ -59,11 +64,11 @@ impl StreamResampler {
         }
         let mut rest = input;
         while !rest.is_empty() {
-            let need = CHUNK_FRAMES - self.pending.len();
+            let need = self.chunk_frames - self.pending.len();
             let take = need.min(rest.len());
             self.pending.extend_from_slice(&rest[..take]);
             rest = &rest[take..];
-            if self.pending.len() == CHUNK_FRAMES {
+            if self.pending.len() == self.chunk_frames {
                 self.process_pending(out);
             }
         }
@@ -91,7 +96,7 @@ impl StreamResampler {
         // Feed zeros until the delayed tail has come out.
         let mut guard = 0;
         while self.frames_out < expected && guard < 64 {
-            self.pending.resize(CHUNK_FRAMES, 0.0);
+            self.pending.resize(self.chunk_frames, 0.0);
             let before = out.len();
             self.process_pending(out);
             let over = self.frames_out.saturating_sub(expected) as usize;

@@ -46,16 +46,11 @@ pub fn install_dir() -> PathBuf {
     data_dir().join("onnxruntime").join(ORT_VERSION)
 }
 
-/// Candidate paths, most specific first: the environment variable, next to the running
+/// Candidate paths, most specific first: next to the running
 /// executable (or plugin binary), the per-user install folder.
 pub fn candidate_paths() -> Vec<PathBuf> {
     let name = library_file_name();
     let mut paths = Vec::new();
-    for var in [ORT_LIB_ENV, "ORT_DYLIB_PATH"] {
-        if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
-            paths.push(PathBuf::from(p));
-        }
-    }
     if let Ok(exe) = std::env::current_exe()
         && let Some(dir) = exe.parent()
     {
@@ -109,13 +104,23 @@ mod libc_dl {
     }
 }
 
-/// The first candidate that exists, or an error listing where it looked.
+/// The library to load: the one named by `GENRE_METER_ORT_LIB` (or `ORT_DYLIB_PATH`) when
+/// set — an explicit choice is never silently replaced — else the first candidate that exists.
 pub fn locate_library() -> Result<PathBuf, RuntimeError> {
-    let candidates = candidate_paths();
+    let explicit = [ORT_LIB_ENV, "ORT_DYLIB_PATH"]
+        .iter()
+        .find_map(|v| std::env::var_os(v).filter(|p| !p.is_empty()).map(|p| (*v, PathBuf::from(p))));
+    let candidates = match &explicit {
+        Some((_, p)) => vec![p.clone()],
+        None => candidate_paths(),
+    };
     candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| RuntimeError::NotFound {
         wanted: library_file_name(),
         version: ORT_VERSION.to_string(),
-        searched: candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+        searched: match &explicit {
+            Some((var, p)) => format!("{} (from {var})", p.display()),
+            None => candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+        },
         install_dir: install_dir().display().to_string(),
     })
 }

@@ -1,21 +1,15 @@
 //! `genre-meter analyze`: files in parallel, one model session per worker thread.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
-use genre_meter::engine::{AnalysisSettings, FileAnalysis, LoadedModel, ModelEntry, analyze_file, model};
+use genre_meter::engine::batch::{FileResult, analyze_files, collect_audio_files};
+use genre_meter::engine::{AnalysisSettings, DecodeError, model};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::output;
-
-/// Extensions picked up when a folder is searched (a file named explicitly is always tried).
-const AUDIO_EXTENSIONS: &[&str] =
-    &["wav", "wave", "flac", "mp3", "ogg", "oga", "aif", "aiff", "aifc", "m4a", "mp4", "aac", "caf", "mka", "mkv", "webm"];
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -67,12 +61,6 @@ fn parse_hop(s: &str) -> Result<HopArg, String> {
     }
 }
 
-/// One input's outcome.
-pub struct FileResult {
-    pub path: PathBuf,
-    pub outcome: Result<FileAnalysis, String>,
-}
-
 pub fn run(args: AnalyzeArgs) -> ExitCode {
     let entry = match model::resolve(&args.model) {
         Ok(e) => e,
@@ -89,13 +77,24 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
         silence_threshold_dbfs: args.silence_db,
         ..AnalysisSettings::default()
     };
-    let (files, missing) = collect_files(&args.paths);
+    let (files, missing) = collect_audio_files(&args.paths);
     let mut results: Vec<FileResult> = missing
         .into_iter()
-        .map(|(path, why)| FileResult { path, outcome: Err(why) })
+        .map(|(path, reason)| FileResult { outcome: Err(DecodeError::Missing { path: path.clone(), reason }.into()), path })
         .collect();
     let started = Instant::now();
-    match analyse_all(&files, &entry, &settings, args.jobs) {
+    let progress = ProgressBar::new(files.len() as u64);
+    progress.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} files, {elapsed} elapsed, ETA {eta}  {wide_msg}")
+            .expect("valid template"),
+    );
+    let on_done = |_: usize, r: &FileResult| {
+        progress.set_message(r.path.display().to_string());
+        progress.inc(1);
+    };
+    let analysed = analyze_files(&files, &entry, &settings, args.jobs, on_done);
+    progress.finish_and_clear();
+    match analysed {
         Ok(done) => results.extend(done),
         Err(e) => {
             eprintln!("error: {e}");
@@ -119,7 +118,7 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
     }
     let failed = results.iter().filter(|r| r.outcome.is_err()).count();
     for r in results.iter().filter(|r| r.outcome.is_err()) {
-        eprintln!("failed: {}: {}", r.path.display(), r.outcome.as_ref().err().unwrap());
+        eprintln!("failed: {}", r.outcome.as_ref().err().unwrap());
     }
     let audio_s: f64 = results.iter().filter_map(|r| r.outcome.as_ref().ok()).map(|a| a.summary.duration_seconds).sum();
     eprintln!(
@@ -135,90 +134,3 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
     if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 
-/// Expands folders (recursively, audio extensions only, sorted); reports paths that do not exist.
-fn collect_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
-    let mut files = Vec::new();
-    let mut missing = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut found = Vec::new();
-            walk(p, &mut found);
-            found.sort();
-            if found.is_empty() {
-                missing.push((p.clone(), format!("folder has no audio files ({})", AUDIO_EXTENSIONS.join(", "))));
-            }
-            files.extend(found);
-        } else if p.exists() {
-            files.push(p.clone());
-        } else {
-            missing.push((p.clone(), "no such file or folder".to_string()));
-        }
-    }
-    (files, missing)
-}
-
-fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
-    for entry in rd.filter_map(Result::ok) {
-        let path = entry.path();
-        if path.is_dir() {
-            walk(&path, found);
-        } else if path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-        {
-            found.push(path);
-        }
-    }
-}
-
-/// Analyses `files` on `jobs` worker threads, each with its own model session; results come
-/// back in input order. Fails only when the model cannot be loaded.
-pub fn analyse_all(
-    files: &[PathBuf],
-    entry: &ModelEntry,
-    settings: &AnalysisSettings,
-    jobs: Option<usize>,
-) -> Result<Vec<FileResult>, genre_meter::engine::ModelError> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let workers = jobs.unwrap_or(cores).clamp(1, files.len().max(1));
-    // Load once up front so that a model problem is one clear error, not one per file.
-    let first: Arc<LoadedModel> = Arc::new(entry.load()?);
-    let progress = ProgressBar::new(files.len() as u64);
-    progress.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} files, {elapsed} elapsed, ETA {eta}  {wide_msg}")
-            .expect("valid template"),
-    );
-    let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel();
-    let mut slots: Vec<Option<FileResult>> = (0..files.len()).map(|_| None).collect();
-    std::thread::scope(|scope| -> Result<(), genre_meter::engine::ModelError> {
-        let mut handles = Vec::new();
-        for w in 0..workers {
-            let tx = tx.clone();
-            let next = &next;
-            let model = if w == 0 { Ok(first.clone()) } else { entry.load().map(Arc::new) };
-            let model = model?;
-            handles.push(scope.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(path) = files.get(i) else { break };
-                    let outcome = analyze_file(path, &model, settings).map_err(|e| e.to_string());
-                    if tx.send((i, FileResult { path: path.clone(), outcome })).is_err() {
-                        break;
-                    }
-                }
-            }));
-        }
-        drop(tx);
-        for (i, result) in rx {
-            progress.set_message(result.path.display().to_string());
-            progress.inc(1);
-            slots[i] = Some(result);
-        }
-        Ok(())
-    })?;
-    progress.finish_and_clear();
-    Ok(slots.into_iter().map(|s| s.expect("every file is analysed once")).collect())
-}

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use genre_meter::engine::{Manifest, WindowPrediction};
 use serde_json::{Value, json};
 
-use crate::analyze::FileResult;
+use genre_meter::engine::batch::FileResult;
 
 /// Label indices by descending probability.
 fn ranked(probabilities: &[f32]) -> Vec<usize> {
@@ -91,7 +91,7 @@ pub fn json(out: &mut impl Write, results: &[FileResult], model: &Manifest, top:
     let files: Vec<Value> = results
         .iter()
         .map(|r| match &r.outcome {
-            Err(e) => json!({ "path": r.path, "ok": false, "error": e }),
+            Err(e) => json!({ "path": r.path, "ok": false, "error": e.to_string() }),
             Ok(a) => {
                 let s = &a.summary;
                 let top_list: Vec<Value> = s

@@ -1,0 +1,256 @@
+//! `cargo bench --bench pipeline [-- SECTION...]` (or `cargo xtask bench`, which also runs the
+//! Python peers): prints the engine's speed and memory figures next to musicnn's Python
+//! pipeline measured in the same run on the same files.
+//!
+//! Sections: `frontend`, `inference`, `files`, `memory` (default: all).
+//! Environment: `GENRE_METER_BENCH_PYTHON` = a Python with librosa + TensorFlow + musicnn
+//! (see benches/python/requirements.txt) to run the peers; `GENRE_METER_BENCH_FILES` = a
+//! folder of audio (default: ../shared/data/gtzan/audio, else synthesised clips).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Instant;
+
+use genre_meter::engine::batch::{analyze_files, collect_audio_files};
+use genre_meter::engine::logmel::LogMel;
+use genre_meter::engine::{AnalysisSettings, LoadedModel, analyze_file, model};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    if let Some(pos) = args.iter().position(|a| a == "peak-memory-child") {
+        return peak_memory_child(Path::new(&args[pos + 1]));
+    }
+    let wants = |s: &str| args.is_empty() || args.iter().any(|a| a == s);
+    let python = std::env::var_os("GENRE_METER_BENCH_PYTHON").map(PathBuf::from);
+    if python.is_none() {
+        println!("(GENRE_METER_BENCH_PYTHON not set: Python peers skipped; `cargo xtask bench` sets it up)");
+    }
+    if wants("frontend") {
+        frontend(python.as_deref());
+    }
+    if wants("inference") {
+        inference();
+    }
+    if wants("files") {
+        files(python.as_deref());
+    }
+    if wants("memory") {
+        memory();
+    }
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+fn timed(runs: usize, mut f: impl FnMut()) -> Vec<f64> {
+    f();
+    let mut ms: Vec<f64> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    ms
+}
+
+/// Runs a Python peer script and returns the JSON object on its last line.
+fn python_peer(python: &Path, script: &str, args: &[String]) -> Option<serde_json::Value> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/python").join(script);
+    let out = Command::new(python)
+        .arg(&script)
+        .args(args)
+        .envs([("OMP_NUM_THREADS", "1"), ("OPENBLAS_NUM_THREADS", "1"), ("MKL_NUM_THREADS", "1"), ("NUMBA_NUM_THREADS", "1")])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!("{} failed:\n{}", script.display(), String::from_utf8_lossy(&out.stderr));
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines().rev().find_map(|l| serde_json::from_str(l.trim()).ok())
+}
+
+fn synth_clip(seconds: f64, rate: u32) -> Vec<f32> {
+    // Chords, bass and noise bursts: enough structure that no stage takes a shortcut.
+    let mut seed = 1u32;
+    (0..(seconds * rate as f64) as usize)
+        .map(|i| {
+            let t = i as f32 / rate as f32;
+            seed = seed.wrapping_mul(1664525).wrapping_add(1013904223);
+            let noise = (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+            let beat = t % 0.5;
+            0.2 * (std::f32::consts::TAU * 220.0 * t).sin()
+                + 0.1 * (std::f32::consts::TAU * 331.0 * t).sin()
+                + 0.2 * (std::f32::consts::TAU * 55.0 * t).sin() * (-4.0 * beat).exp()
+                + 0.2 * noise * (-40.0 * beat).exp()
+        })
+        .collect()
+}
+
+fn default_model() -> Arc<LoadedModel> {
+    let entry = model::resolve("msd-musicnn").expect("built-in model");
+    Arc::new(entry.load().unwrap_or_else(|e| panic!("{e}")))
+}
+
+fn frontend(python: Option<&Path>) {
+    let fe = model::resolve("msd-musicnn").unwrap().manifest.frontend;
+    let x = synth_clip(30.0, fe.sample_rate_hz);
+    let ms = timed(200, || {
+        std::hint::black_box(LogMel::compute(&fe, &x));
+    });
+    let (median, p90) = (percentile(&ms, 0.5), percentile(&ms, 0.9));
+    println!("frontend: Rust log-mel of 30 s at 16 kHz (musicnn parameters), 1 thread: median {median:.3} ms, p90 {p90:.3} ms");
+    if let Some(py) = python
+        && let Some(v) = python_peer(py, "bench_frontend.py", &[])
+    {
+        let peer = v["median_ms"].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "frontend: librosa melspectrogram + log, same parameters, 1 thread: median {peer:.3} ms, p90 {:.3} ms -> Rust is {:.1}x faster",
+            v["p90_ms"].as_f64().unwrap_or(f64::NAN),
+            peer / median
+        );
+    }
+}
+
+fn inference() {
+    let model = default_model();
+    let patch = {
+        let fe = &model.manifest().frontend;
+        let x = synth_clip(fe.patch_seconds() + 0.1, fe.sample_rate_hz);
+        LogMel::compute(fe, &x)[..model.patch_len()].to_vec()
+    };
+    let ms = timed(300, || {
+        std::hint::black_box(model.infer(&patch, 1).unwrap());
+    });
+    println!(
+        "inference: one {:.2} s patch, batch 1, 1 thread: median {:.2} ms, p99 {:.2} ms ({:.2} % of a core in real time)",
+        model.manifest().frontend.patch_seconds(),
+        percentile(&ms, 0.5),
+        percentile(&ms, 0.99),
+        100.0 * percentile(&ms, 0.5) / 1e3 / model.manifest().frontend.patch_seconds()
+    );
+}
+
+fn bench_files() -> Vec<PathBuf> {
+    let dir = std::env::var_os("GENRE_METER_BENCH_FILES").map(PathBuf::from).unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/gtzan/audio")
+    });
+    let (files, _) = collect_audio_files(&[dir.clone()]);
+    if !files.is_empty() {
+        println!("files: {} files under {}", files.len(), dir.display());
+        return files;
+    }
+    let tmp = std::env::temp_dir().join("genre-meter-bench-files");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let files: Vec<PathBuf> = (0..40)
+        .map(|i| {
+            let p = tmp.join(format!("synth{i:02}.wav"));
+            if !p.exists() {
+                write_wav(&p, 22_050, &synth_clip(30.0, 22_050));
+            }
+            p
+        })
+        .collect();
+    println!("files: {} synthesised 30 s clips at 22.05 kHz (no ../shared)", files.len());
+    files
+}
+
+fn write_wav(path: &Path, rate: u32, x: &[f32]) {
+    let spec = hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for &s in x {
+        w.write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+fn files(python: Option<&Path>) {
+    let files = bench_files();
+    let entry = model::resolve("msd-musicnn").unwrap();
+    // musicnn's own settings: non-overlapping 3 s patches.
+    let settings = AnalysisSettings { hop_seconds: entry.manifest.frontend.patch_seconds(), ..Default::default() };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut one_thread_speed = 0.0;
+    for jobs in [1, cores] {
+        let t = Instant::now();
+        let results = analyze_files(&files, &entry, &settings, Some(jobs), |_, _| {}).unwrap();
+        let wall = t.elapsed().as_secs_f64();
+        let ok: Vec<_> = results.iter().filter_map(|r| r.outcome.as_ref().ok()).collect();
+        let audio: f64 = ok.iter().map(|a| a.summary.duration_seconds).sum();
+        let inference: f64 = ok.iter().map(|a| a.inference_seconds).sum();
+        let speed = audio / wall;
+        if jobs == 1 {
+            one_thread_speed = speed;
+            println!(
+                "files: Rust, 1 thread: {audio:.0} s of audio in {wall:.2} s = {speed:.0}x real time; inference {:.1} % of the time, everything else {:.1} %",
+                100.0 * inference / wall,
+                100.0 * (1.0 - inference / wall)
+            );
+        } else {
+            println!(
+                "files: Rust, {jobs} threads: {audio:.0} s of audio in {wall:.2} s = {speed:.0}x real time = {:.2}x the 1-thread speed",
+                speed / one_thread_speed
+            );
+        }
+    }
+    if let Some(py) = python {
+        let args: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        if let Some(v) = python_peer(py, "bench_pipeline.py", &args) {
+            let peer = v["x_real_time"].as_f64().unwrap_or(f64::NAN);
+            println!(
+                "files: musicnn Python pipeline (librosa + TensorFlow, graph built once), 1 thread: {peer:.0}x real time (inference {:.1} %) -> Rust 1 thread is {:.2}x faster",
+                100.0 * v["inference_share"].as_f64().unwrap_or(f64::NAN),
+                one_thread_speed / peer
+            );
+        }
+    }
+}
+
+fn memory() {
+    let path = std::env::temp_dir().join("genre-meter-bench-one-hour.wav");
+    if !path.exists() {
+        // One hour at 44.1 kHz stereo, 16 bit: 635 MB on disk, written in pieces.
+        let spec = hound::WavSpec { channels: 2, sample_rate: 44_100, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+        let mut w = hound::WavWriter::create(&path, spec).unwrap();
+        let minute = synth_clip(60.0, 44_100);
+        for _ in 0..60 {
+            for &s in &minute {
+                let v = (s.clamp(-1.0, 1.0) * 32767.0) as i16;
+                w.write_sample(v).unwrap();
+                w.write_sample(v).unwrap();
+            }
+        }
+        w.finalize().unwrap();
+    }
+    let out = Command::new(std::env::current_exe().unwrap()).args(["peak-memory-child", path.to_str().unwrap()]).output().unwrap();
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    if !out.status.success() {
+        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+fn vm_hwm_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn peak_memory_child(path: &Path) {
+    let model = default_model();
+    let before = vm_hwm_mib();
+    let t = Instant::now();
+    let a = analyze_file(path, &model, &AnalysisSettings::default()).unwrap();
+    println!(
+        "memory: one-hour file (44.1 kHz stereo WAV, {} windows at 1 s hop): peak RSS {:.0} MiB (model loaded: {before:.0} MiB), analysed in {:.1} s",
+        a.summary.windows,
+        vm_hwm_mib(),
+        t.elapsed().as_secs_f64()
+    );
+}

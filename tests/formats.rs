@@ -1,0 +1,58 @@
+//! Every promised format decodes, downmixes and gives the same genre picture.
+
+mod common;
+
+use genre_meter::engine::decode::decode_to_mono;
+use genre_meter::engine::{AnalysisSettings, analyze_file};
+
+const CLIPS: &[&str] = &["clip_s24.wav", "clip_f32.wav", "clip.flac", "clip.mp3", "clip.ogg", "clip.aiff", "clip.m4a"];
+
+#[test]
+fn wav_flac_mp3_ogg_aiff_and_aac_decode_to_two_seconds() {
+    let (reference, rate) = decode_to_mono(&common::fixture("formats/clip_f32.wav")).unwrap();
+    assert_eq!(rate, 22_050);
+    for name in CLIPS {
+        let (x, rate) = decode_to_mono(&common::fixture(&format!("formats/{name}"))).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rate, 22_050, "{name}");
+        let seconds = x.len() as f64 / rate as f64;
+        // Lossy codecs add encoder delay and padding of a few ms.
+        assert!((seconds - 2.0).abs() < 0.1, "{name}: {seconds} s");
+        let rms = (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt();
+        let ref_rms = (reference.iter().map(|v| v * v).sum::<f32>() / reference.len() as f32).sqrt();
+        assert!((rms / ref_rms - 1.0).abs() < 0.1, "{name}: rms {rms} vs {ref_rms}");
+    }
+    // Lossless formats are sample-exact up to their bit depth.
+    for name in ["clip_s24.wav", "clip.flac", "clip.aiff"] {
+        let (x, _) = decode_to_mono(&common::fixture(&format!("formats/{name}"))).unwrap();
+        assert!(common::max_abs_diff(&x, &reference) < 1e-4, "{name}");
+    }
+}
+
+#[test]
+fn every_format_gives_the_same_result_as_the_float_wav() {
+    let model = common::default_model();
+    let settings = AnalysisSettings::default();
+    let reference = analyze_file(&common::fixture("formats/clip_f32.wav"), &model, &settings).unwrap();
+    assert_eq!(reference.channels, 2);
+    let ref_p = reference.summary.probabilities.unwrap();
+    for name in CLIPS {
+        let a = analyze_file(&common::fixture(&format!("formats/{name}")), &model, &settings).unwrap();
+        assert_eq!(a.channels, 2, "{name}");
+        let diff = common::max_abs_diff(a.summary.probabilities.as_ref().unwrap(), &ref_p);
+        eprintln!("{name}: max abs diff {diff:.4} from the float WAV");
+        // Lossless: the same samples. Lossy: codec noise and encoder delay on a 2 s clip that
+        // is repeat-padded into one 3 s patch.
+        let tolerance = if ["clip.mp3", "clip.ogg", "clip.m4a"].contains(name) { 0.1 } else { 0.005 };
+        assert!(diff < tolerance, "{name} differs by {diff}");
+    }
+}
+
+#[test]
+fn gtzan_ogg_clips_decode_when_shared_data_is_present() {
+    let shared = require_shared!();
+    let dir = shared.join("data/gtzan/audio/jazz");
+    let first = std::fs::read_dir(&dir).unwrap().filter_map(Result::ok).map(|e| e.path()).min().unwrap();
+    let (x, rate) = decode_to_mono(&first).unwrap();
+    assert_eq!(rate, 22_050);
+    assert!((x.len() as f64 / rate as f64 - 30.0).abs() < 0.5);
+}
