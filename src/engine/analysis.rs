@@ -28,11 +28,13 @@ pub struct AnalysisSettings {
     pub silence_threshold_dbfs: f32,
     /// Windows classified per inference call (more is faster offline; 1 is lowest latency).
     pub batch_windows: usize,
+    /// Keep each window's embedding (for training heads); off by default to save memory.
+    pub keep_embeddings: bool,
 }
 
 impl Default for AnalysisSettings {
     fn default() -> Self {
-        Self { hop_seconds: 1.0, silence_threshold_dbfs: -60.0, batch_windows: 8 }
+        Self { hop_seconds: 1.0, silence_threshold_dbfs: -60.0, batch_windows: 8, keep_embeddings: false }
     }
 }
 
@@ -45,6 +47,9 @@ pub struct WindowPrediction {
     pub level_dbfs: f32,
     /// Per-label probabilities; `None` for a silent window.
     pub probabilities: Option<Vec<f32>>,
+    /// The backbone's embedding, when [`AnalysisSettings::keep_embeddings`] is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<Vec<f32>>,
 }
 
 impl WindowPrediction {
@@ -271,12 +276,17 @@ impl Analyzer {
         let mut next_patch = 0;
         for &(start, level) in &self.batch_meta {
             let silent = level < self.settings.silence_threshold_dbfs;
+            let mut embedding = None;
             let probabilities = if silent {
                 self.silent += 1;
                 None
             } else {
                 let inf = inference.as_ref().expect("a non-silent window has a patch");
                 let mut p = inf.probabilities[next_patch * labels..(next_patch + 1) * labels].to_vec();
+                if self.settings.keep_embeddings && !inf.embeddings.is_empty() {
+                    let dim = inf.embeddings.len() / n_patches;
+                    embedding = Some(inf.embeddings[next_patch * dim..(next_patch + 1) * dim].to_vec());
+                }
                 next_patch += 1;
                 // A model fed finite input gives finite output, but never let one bad value
                 // poison the running average.
@@ -294,6 +304,7 @@ impl Analyzer {
                 end_seconds: (start + self.patch_frames as u64) as f64 * frame_s,
                 level_dbfs: level,
                 probabilities,
+                embedding,
             });
         }
         self.batch.clear();

@@ -163,44 +163,77 @@ pub struct Labels {
     pub genres: Vec<String>,
 }
 
-/// `manifest.toml` of one model.
+/// `manifest.toml` as written on disk. A head names its `backbone` and has no `[frontend]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct ManifestFile {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub onnx: PathBuf,
+    pub sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licence: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// For a head: the model whose embedding it reads (its input is that embedding).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backbone: Option<String>,
+    pub output_activation: OutputActivation,
+    pub input: InputSpec,
+    pub outputs: OutputSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontend: Option<FrontendConfig>,
+    pub labels: Labels,
+    /// Free-form facts about how the model was trained (data, settings, held-out scores).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<toml::Table>,
+}
+
+/// A model's manifest with its front-end resolved (a head's comes from its backbone).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Manifest {
     pub name: String,
-    #[serde(default)]
     pub display_name: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
     /// The ONNX file, relative to the manifest's folder.
     pub onnx: PathBuf,
     /// Lowercase hex sha256 of the ONNX file; checked before the file is used.
     pub sha256: String,
-    #[serde(default)]
     pub licence: Option<String>,
-    #[serde(default)]
     pub source: Option<String>,
+    pub backbone: Option<String>,
     pub output_activation: OutputActivation,
     pub input: InputSpec,
     pub outputs: OutputSpec,
     pub frontend: FrontendConfig,
     pub labels: Labels,
+    pub training: Option<toml::Table>,
 }
 
-impl Manifest {
+impl ManifestFile {
     /// Parses and checks a manifest; `origin` names it in error messages.
     pub fn parse(text: &str, origin: &Path) -> Result<Self, ModelError> {
-        let manifest: Manifest = toml::from_str(text).map_err(|e| ModelError::InvalidManifest {
+        let file: ManifestFile = toml::from_str(text).map_err(|e| ModelError::InvalidManifest {
             path: origin.to_path_buf(),
             reason: e.to_string(),
         })?;
-        manifest.validate(origin)?;
-        Ok(manifest)
+        file.validate(origin)?;
+        Ok(file)
     }
 
     fn validate(&self, origin: &Path) -> Result<(), ModelError> {
-        self.frontend.validate(origin)?;
         let bad = |reason: String| ModelError::InvalidManifest { path: origin.to_path_buf(), reason };
+        match (&self.frontend, &self.backbone) {
+            (Some(fe), None) => fe.validate(origin)?,
+            (None, Some(_)) => {}
+            (Some(_), Some(b)) => {
+                return Err(bad(format!("a head (backbone = '{b}') takes its front-end from the backbone: remove [frontend]")));
+            }
+            (None, None) => return Err(bad("no [frontend] table: a model needs one (or `backbone = \"...\"` for a head)".into())),
+        }
         if self.labels.names.is_empty() {
             return Err(bad("labels.names is empty: list the label of every model output".into()));
         }
@@ -216,6 +249,39 @@ impl Manifest {
             )));
         }
         Ok(())
+    }
+
+    /// The resolved manifest, given the front-end (the model's own, or its backbone's).
+    pub fn resolve(self, backbone_frontend: Option<&FrontendConfig>) -> Option<Manifest> {
+        let frontend = self.frontend.or_else(|| backbone_frontend.cloned())?;
+        Some(Manifest {
+            name: self.name,
+            display_name: self.display_name,
+            description: self.description,
+            onnx: self.onnx,
+            sha256: self.sha256,
+            licence: self.licence,
+            source: self.source,
+            backbone: self.backbone,
+            output_activation: self.output_activation,
+            input: self.input,
+            outputs: self.outputs,
+            frontend,
+            labels: self.labels,
+            training: self.training,
+        })
+    }
+}
+
+impl Manifest {
+    /// Parses a full model's manifest (one with its own `[frontend]`).
+    pub fn parse(text: &str, origin: &Path) -> Result<Self, ModelError> {
+        let file = ManifestFile::parse(text, origin)?;
+        let backbone = file.backbone.clone();
+        file.resolve(None).ok_or_else(|| ModelError::InvalidManifest {
+            path: origin.to_path_buf(),
+            reason: format!("it is a head on '{}'; load it through the model catalogue", backbone.unwrap_or_default()),
+        })
     }
 
     pub fn title(&self) -> &str {

@@ -9,7 +9,7 @@ use ort::value::TensorRef;
 use sha2::{Digest, Sha256};
 
 use super::error::ModelError;
-use super::manifest::Manifest;
+use super::manifest::{Manifest, ManifestFile};
 use super::runtime;
 
 /// A model compiled into the binary.
@@ -32,11 +32,13 @@ pub enum ModelOrigin {
     Folder(PathBuf),
 }
 
-/// A model that can be loaded: its manifest and where its weights are.
+/// A model that can be loaded: its manifest, where its weights are and, for a head, the
+/// backbone whose embedding it reads.
 #[derive(Debug, Clone)]
 pub struct ModelEntry {
     pub manifest: Manifest,
     pub origin: ModelOrigin,
+    pub backbone: Option<Box<ModelEntry>>,
 }
 
 /// Folder for models a user installs or trains (`<data dir>/models/<name>/manifest.toml`).
@@ -44,38 +46,90 @@ pub fn user_models_dir() -> PathBuf {
     runtime::data_dir().join("models")
 }
 
-fn builtin_entries() -> Vec<ModelEntry> {
+struct Unresolved {
+    file: ManifestFile,
+    origin: ModelOrigin,
+    manifest_path: PathBuf,
+}
+
+fn builtin_unresolved() -> Vec<Unresolved> {
     BUILTIN_MODELS
         .iter()
         .map(|b| {
-            let origin = PathBuf::from(format!("<built-in>/{}/manifest.toml", b.folder));
-            let manifest = Manifest::parse(b.manifest, &origin).expect("built-in manifests are tested");
-            ModelEntry { manifest, origin: ModelOrigin::BuiltIn }
+            let manifest_path = PathBuf::from(format!("<built-in>/{}/manifest.toml", b.folder));
+            let file = ManifestFile::parse(b.manifest, &manifest_path).expect("built-in manifests are tested");
+            Unresolved { file, origin: ModelOrigin::BuiltIn, manifest_path }
         })
         .collect()
 }
 
-/// Built-in models, then installed ones. Installed folders with a broken manifest are
-/// returned as errors so that a listing can say what is wrong with them.
-pub fn catalogue() -> (Vec<ModelEntry>, Vec<ModelError>) {
-    let mut entries = builtin_entries();
-    let mut problems = Vec::new();
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(user_models_dir())
-        .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()).collect())
-        .unwrap_or_default();
-    dirs.sort();
-    for dir in dirs {
-        match ModelEntry::from_folder(&dir) {
-            Ok(e) if entries.iter().any(|b| b.manifest.name == e.manifest.name) => {
-                problems.push(ModelError::InvalidManifest {
-                    path: dir.join("manifest.toml"),
-                    reason: format!("name '{}' is already taken by another model; rename it", e.manifest.name),
-                });
-            }
-            Ok(e) => entries.push(e),
+fn read_folder(dir: &Path) -> Result<Unresolved, ModelError> {
+    let manifest_path = dir.join("manifest.toml");
+    let text = std::fs::read_to_string(&manifest_path)
+        .map_err(|source| ModelError::Read { path: manifest_path.clone(), source })?;
+    let file = ManifestFile::parse(&text, &manifest_path)?;
+    Ok(Unresolved { file, origin: ModelOrigin::Folder(dir.to_path_buf()), manifest_path })
+}
+
+/// Resolves full models first, then heads onto them.
+fn resolve_all(raw: Vec<Unresolved>, problems: &mut Vec<ModelError>) -> Vec<ModelEntry> {
+    let (heads, full): (Vec<_>, Vec<_>) = raw.into_iter().partition(|u| u.file.backbone.is_some());
+    let mut entries: Vec<ModelEntry> = Vec::new();
+    fn add(entry: ModelEntry, path: &Path, entries: &mut Vec<ModelEntry>, problems: &mut Vec<ModelError>) {
+        if entries.iter().any(|e| e.manifest.name == entry.manifest.name) {
+            problems.push(ModelError::InvalidManifest {
+                path: path.to_path_buf(),
+                reason: format!("name '{}' is already taken by another model; rename it", entry.manifest.name),
+            });
+        } else {
+            entries.push(entry);
+        }
+    }
+    for u in full {
+        let manifest = u.file.resolve(None).expect("full models have a front-end");
+        add(ModelEntry { manifest, origin: u.origin, backbone: None }, &u.manifest_path, &mut entries, problems);
+    }
+    for u in heads {
+        let path = u.manifest_path.clone();
+        match attach_backbone(u, &entries) {
+            Ok(entry) => add(entry, &path, &mut entries, problems),
             Err(e) => problems.push(e),
         }
     }
+    entries
+}
+
+fn attach_backbone(u: Unresolved, full_models: &[ModelEntry]) -> Result<ModelEntry, ModelError> {
+    let wanted = u.file.backbone.clone().expect("a head names its backbone");
+    let backbone = full_models.iter().find(|e| e.manifest.name == wanted && e.backbone.is_none()).ok_or_else(|| {
+        ModelError::InvalidManifest {
+            path: u.manifest_path.clone(),
+            reason: format!(
+                "it is a head on backbone '{wanted}', which is not installed; put the '{wanted}' model folder into {}",
+                user_models_dir().display()
+            ),
+        }
+    })?;
+    let manifest = u.file.resolve(Some(&backbone.manifest.frontend)).expect("front-end given");
+    Ok(ModelEntry { manifest, origin: u.origin, backbone: Some(Box::new(backbone.clone())) })
+}
+
+/// Built-in models, then installed ones. Installed folders with a broken manifest (or a head
+/// whose backbone is missing) are returned as errors so that a listing can say what is wrong.
+pub fn catalogue() -> (Vec<ModelEntry>, Vec<ModelError>) {
+    let mut raw = builtin_unresolved();
+    let mut problems = Vec::new();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(user_models_dir())
+        .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.join("manifest.toml").is_file()).collect())
+        .unwrap_or_default();
+    dirs.sort();
+    for dir in dirs {
+        match read_folder(&dir) {
+            Ok(u) => raw.push(u),
+            Err(e) => problems.push(e),
+        }
+    }
+    let entries = resolve_all(raw, &mut problems);
     (entries, problems)
 }
 
@@ -86,19 +140,30 @@ pub fn resolve(spec: &str) -> Result<ModelEntry, ModelError> {
         let dir = if path.is_dir() { path } else { path.parent().unwrap_or(Path::new(".")) };
         return ModelEntry::from_folder(dir);
     }
-    let (entries, _) = catalogue();
-    entries.iter().find(|e| e.manifest.name == spec).cloned().ok_or_else(|| ModelError::UnknownModel {
+    let (entries, problems) = catalogue();
+    if let Some(e) = entries.iter().find(|e| e.manifest.name == spec) {
+        return Ok(e.clone());
+    }
+    // A model that exists but cannot be used: say why, not just "unknown".
+    if let Some(p) = problems.into_iter().find(|p| p.to_string().contains(&format!("/{spec}/"))) {
+        return Err(p);
+    }
+    Err(ModelError::UnknownModel {
         name: spec.to_string(),
         available: entries.iter().map(|e| e.manifest.name.as_str()).collect::<Vec<_>>().join(", "),
     })
 }
 
 impl ModelEntry {
+    /// A model folder anywhere on disk (a head's backbone is looked up in the catalogue).
     pub fn from_folder(dir: &Path) -> Result<Self, ModelError> {
-        let path = dir.join("manifest.toml");
-        let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Read { path: path.clone(), source })?;
-        let manifest = Manifest::parse(&text, &path)?;
-        Ok(Self { manifest, origin: ModelOrigin::Folder(dir.to_path_buf()) })
+        let u = read_folder(dir)?;
+        if u.file.backbone.is_none() {
+            let manifest = u.file.resolve(None).expect("full models have a front-end");
+            return Ok(Self { manifest, origin: u.origin, backbone: None });
+        }
+        let (entries, _) = catalogue();
+        attach_backbone(u, &entries)
     }
 
     /// Short description of where the model lives.
@@ -110,33 +175,33 @@ impl ModelEntry {
     }
 
     fn onnx_bytes(&self) -> Result<(std::borrow::Cow<'static, [u8]>, PathBuf), ModelError> {
-        match &self.origin {
+        let (bytes, path): (std::borrow::Cow<'static, [u8]>, PathBuf) = match &self.origin {
             ModelOrigin::BuiltIn => {
                 let b = BUILTIN_MODELS
                     .iter()
-                    .find(|b| Manifest::parse(b.manifest, Path::new("")).is_ok_and(|m| m.name == self.manifest.name))
+                    .find(|b| ManifestFile::parse(b.manifest, Path::new("")).is_ok_and(|m| m.name == self.manifest.name))
                     .expect("built-in entry comes from BUILTIN_MODELS");
-                Ok((b.onnx.into(), PathBuf::from(format!("<built-in>/{}/{}", b.folder, self.manifest.onnx.display()))))
+                (b.onnx.into(), PathBuf::from(format!("<built-in>/{}/{}", b.folder, self.manifest.onnx.display())))
             }
             ModelOrigin::Folder(dir) => {
                 let path = dir.join(&self.manifest.onnx);
                 let bytes = std::fs::read(&path).map_err(|source| ModelError::Read { path: path.clone(), source })?;
-                Ok((bytes.into(), path))
+                (bytes.into(), path)
             }
-        }
-    }
-
-    /// Checks the weights against the manifest's sha256 and opens an inference session.
-    pub fn load(&self) -> Result<LoadedModel, ModelError> {
-        let (bytes, path) = self.onnx_bytes()?;
+        };
         let actual = hex(&Sha256::digest(&bytes));
         if actual != self.manifest.sha256.to_ascii_lowercase() {
             return Err(ModelError::Checksum { path, expected: self.manifest.sha256.clone(), actual });
         }
+        Ok((bytes, path))
+    }
+
+    fn session(&self) -> Result<Session, ModelError> {
+        let (bytes, _) = self.onnx_bytes()?;
         let env = runtime::environment()?;
         let name = self.manifest.name.clone();
         let load_err = |e: ort::Error| ModelError::Load { model: name.clone(), reason: e.to_string() };
-        let session = Session::builder(env)
+        Session::builder(env)
             .map_err(load_err)?
             .with_optimization_level(GraphOptimizationLevel::Level3)
             .and_then(|b| b.with_intra_threads(1))
@@ -146,8 +211,31 @@ impl ModelEntry {
             .and_then(|b| b.with_inter_op_spinning(false))
             .map_err(|e| load_err(e.into()))?
             .commit_from_memory(&bytes)
-            .map_err(load_err)?;
-        let model = LoadedModel { manifest: self.manifest.clone(), session: Mutex::new(session) };
+            .map_err(load_err)
+    }
+
+    /// Checks the weights against the manifests' sha256 and opens the inference session(s).
+    pub fn load(&self) -> Result<LoadedModel, ModelError> {
+        let model = match &self.backbone {
+            None => LoadedModel {
+                manifest: self.manifest.clone(),
+                backbone: Stage::new(self.session()?, &self.manifest),
+                head: None,
+            },
+            Some(backbone) => {
+                let embedding = backbone.manifest.outputs.embedding.clone().ok_or_else(|| ModelError::Mismatch {
+                    model: self.manifest.name.clone(),
+                    reason: format!("backbone '{}' has no embedding output in its manifest", backbone.manifest.name),
+                })?;
+                let mut backbone_stage = Stage::new(backbone.session()?, &backbone.manifest);
+                backbone_stage.outputs = vec![embedding, backbone.manifest.outputs.probabilities.clone()];
+                LoadedModel {
+                    manifest: self.manifest.clone(),
+                    backbone: backbone_stage,
+                    head: Some(Stage::new(self.session()?, &self.manifest)),
+                }
+            }
+        };
         model.check_against_manifest()?;
         Ok(model)
     }
@@ -155,6 +243,63 @@ impl ModelEntry {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One ONNX session and the tensor names it is run with.
+struct Stage {
+    session: Mutex<Session>,
+    input: String,
+    /// Outputs read, in order: `[probabilities, embedding?]` for a model used alone,
+    /// `[embedding, probabilities]` for a backbone under a head.
+    outputs: Vec<String>,
+}
+
+impl Stage {
+    fn new(session: Session, manifest: &Manifest) -> Self {
+        let mut outputs = vec![manifest.outputs.probabilities.clone()];
+        outputs.extend(manifest.outputs.embedding.clone());
+        Self { session: Mutex::new(session), input: manifest.input.name.clone(), outputs }
+    }
+
+    fn check_names(&self, model: &str) -> Result<(), ModelError> {
+        let mismatch = |reason: String| ModelError::Mismatch { model: model.to_string(), reason };
+        let session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        let inputs: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
+        if !inputs.contains(&self.input.as_str()) {
+            return Err(mismatch(format!(
+                "manifest input '{}' is not an input of the ONNX graph (inputs: {})",
+                self.input,
+                inputs.join(", ")
+            )));
+        }
+        let outputs: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
+        if let Some(w) = self.outputs.iter().find(|w| !outputs.contains(&w.as_str())) {
+            return Err(mismatch(format!(
+                "manifest output '{w}' is not an output of the ONNX graph (outputs: {})",
+                outputs.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// Runs the stage on `[shape]` input; returns the outputs in `self.outputs` order.
+    fn run(&self, model: &str, shape: &[usize], data: &[f32]) -> Result<Vec<Vec<f32>>, ModelError> {
+        let err = |e: ort::Error| ModelError::Inference { model: model.to_string(), reason: e.to_string() };
+        let input = TensorRef::from_array_view((shape.to_vec(), data)).map_err(err)?;
+        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        let outputs = session.run(ort::inputs![self.input.as_str() => input]).map_err(err)?;
+        self.outputs
+            .iter()
+            .map(|name| {
+                let value = outputs.get(name).ok_or_else(|| ModelError::Inference {
+                    model: model.to_string(),
+                    reason: format!("output '{name}' missing"),
+                })?;
+                let (_, data) = value.try_extract_tensor::<f32>().map_err(err)?;
+                Ok(data.to_vec())
+            })
+            .collect()
+    }
 }
 
 /// Output of one inference call over a batch of patches.
@@ -166,11 +311,13 @@ pub struct Inference {
     pub embeddings: Vec<f32>,
 }
 
-/// An ONNX session plus its manifest. The session sits behind a mutex so that one loaded
-/// model can serve several analysers (plugin instances) without copying its weights.
+/// A model ready for inference: one session, or a backbone session feeding a head session.
+/// Sessions sit behind mutexes so that one loaded model can serve several analysers (plugin
+/// instances) without copying its weights.
 pub struct LoadedModel {
     manifest: Manifest,
-    session: Mutex<Session>,
+    backbone: Stage,
+    head: Option<Stage>,
 }
 
 impl LoadedModel {
@@ -188,29 +335,12 @@ impl LoadedModel {
     }
 
     fn check_against_manifest(&self) -> Result<(), ModelError> {
-        let mismatch = |reason: String| ModelError::Mismatch { model: self.manifest.name.clone(), reason };
-        {
-            let session = self.session.lock().unwrap_or_else(|p| p.into_inner());
-            let inputs: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
-            if !inputs.contains(&self.manifest.input.name.as_str()) {
-                return Err(mismatch(format!(
-                    "manifest input '{}' is not an input of the ONNX graph (inputs: {})",
-                    self.manifest.input.name,
-                    inputs.join(", ")
-                )));
-            }
-            let outputs: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
-            let wanted =
-                std::iter::once(&self.manifest.outputs.probabilities).chain(self.manifest.outputs.embedding.as_ref());
-            for w in wanted {
-                if !outputs.contains(&w.as_str()) {
-                    return Err(mismatch(format!(
-                        "manifest output '{w}' is not an output of the ONNX graph (outputs: {})",
-                        outputs.join(", ")
-                    )));
-                }
-            }
+        let name = &self.manifest.name;
+        self.backbone.check_names(name)?;
+        if let Some(head) = &self.head {
+            head.check_names(name)?;
         }
+        let mismatch = |reason: String| ModelError::Mismatch { model: name.clone(), reason };
         // A warm-up run also checks the shapes the manifest promises.
         let out = self.infer(&vec![0.0; self.patch_len()], 1)?;
         if out.probabilities.len() != self.labels().len() {
@@ -235,23 +365,20 @@ impl LoadedModel {
     pub fn infer(&self, patches: &[f32], batch: usize) -> Result<Inference, ModelError> {
         let fe = &self.manifest.frontend;
         debug_assert_eq!(patches.len(), batch * self.patch_len());
-        let err = |e: ort::Error| ModelError::Inference { model: self.manifest.name.clone(), reason: e.to_string() };
-        let input = TensorRef::from_array_view(([batch, fe.patch_frames, fe.n_mels], patches)).map_err(err)?;
-        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
-        let outputs = session.run(ort::inputs![self.manifest.input.name.as_str() => input]).map_err(err)?;
-        let extract = |name: &str| -> Result<Vec<f32>, ModelError> {
-            let value = outputs.get(name).ok_or_else(|| ModelError::Inference {
-                model: self.manifest.name.clone(),
-                reason: format!("output '{name}' missing"),
-            })?;
-            let (_, data) = value.try_extract_tensor::<f32>().map_err(err)?;
-            Ok(data.to_vec())
-        };
-        let probabilities = extract(&self.manifest.outputs.probabilities)?;
-        let embeddings = match &self.manifest.outputs.embedding {
-            Some(name) => extract(name)?,
-            None => Vec::new(),
-        };
-        Ok(Inference { probabilities, embeddings })
+        let name = &self.manifest.name;
+        let mut outs = self.backbone.run(name, &[batch, fe.patch_frames, fe.n_mels], patches)?.into_iter();
+        match &self.head {
+            None => {
+                let probabilities = outs.next().unwrap_or_default();
+                let embeddings = outs.next().unwrap_or_default();
+                Ok(Inference { probabilities, embeddings })
+            }
+            Some(head) => {
+                let embeddings = outs.next().unwrap_or_default();
+                let dim = embeddings.len() / batch.max(1);
+                let probabilities = head.run(name, &[batch, dim], &embeddings)?.into_iter().next().unwrap_or_default();
+                Ok(Inference { probabilities, embeddings })
+            }
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! Project tasks. Ours: `fetch-ort`, `analyze`, `test`; everything else (`bundle`, ...) is
+//! Project tasks. Ours: `fetch-ort`, `analyze`, `test`, `bench`; everything else (`bundle`, ...) is
 //! nice-plug's bundler.
 
 use std::path::{Path, PathBuf};
@@ -13,6 +13,7 @@ fn main() -> ExitCode {
         Some("fetch-ort") => fetch_ort().map(|p| println!("ONNX Runtime library: {}", p.display())),
         Some("analyze") => analyze(&args[1..]),
         Some("test") => test(&args[1..]),
+        Some("bench") => bench(&args[1..]),
         _ => return match nice_plug_xtask::main() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -122,4 +123,25 @@ fn test(args: &[String]) -> Result<(), String> {
         run(Command::new(env!("CARGO")).current_dir(&root).args(["test", "--workspace", "--doc"]))?;
     }
     Ok(())
+}
+
+/// Speed and memory figures, with the Python peers (musicnn's pipeline, librosa) in the same
+/// run. The peers' pinned environment goes to `target/bench-venv` (once; a few minutes).
+fn bench(args: &[String]) -> Result<(), String> {
+    fetch_ort()?;
+    let root = workspace_root();
+    let venv = root.join("target/bench-venv");
+    let python = venv.join("bin/python");
+    if !python.is_file() {
+        let host = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+        run(Command::new(&host).args(["-m", "venv"]).arg(&venv))?;
+        run(Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--no-deps", "-r"])
+            .arg(root.join("benches/python/requirements.txt")))?;
+    }
+    run(Command::new(env!("CARGO"))
+        .current_dir(&root)
+        .args(["bench", "--package", "genre-meter", "--bench", "pipeline", "--"])
+        .args(args)
+        .env("GENRE_METER_BENCH_PYTHON", &python))
 }
