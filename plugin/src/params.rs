@@ -1,0 +1,106 @@
+//! The plugin's parameters and persisted fields.
+//!
+//! Nothing here reaches the audio itself: audio always passes through untouched, so no
+//! automation of these can glitch it. The worker reads them between analysis windows.
+
+use std::sync::{Arc, RwLock};
+
+use nice_plug::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Shortest and longest response time of the live meter (the smoothing time constant).
+pub const RESPONSE_SECONDS_RANGE: (f32, f32) = (0.0, 30.0);
+/// Range of the analysis hop: the time between the starts of two analysis windows.
+pub const HOP_SECONDS_RANGE: (f32, f32) = (0.5, 3.0);
+
+#[derive(Params)]
+pub struct GenreMeterParams {
+    /// Time constant of the live bars' exponential smoothing; 0 shows every window as is.
+    #[id = "response"]
+    pub response_seconds: FloatParam,
+    /// Seconds between the starts of two analysis windows. Changing it restarts the stream
+    /// (the whole-piece verdict is kept).
+    #[id = "hop"]
+    pub hop_seconds: FloatParam,
+    /// Order of the bars: the model's label order, or strongest first.
+    #[id = "order"]
+    pub bar_order: EnumParam<BarOrder>,
+    /// Show every label of the model, not only its genres.
+    #[id = "all_labels"]
+    pub show_all_labels: BoolParam,
+    /// Span of the history strip.
+    #[id = "history"]
+    pub history_minutes: IntParam,
+
+    /// Name of the model (built-in or installed), chosen in the editor. Written by the editor
+    /// and by the host's state restore (main thread); read by the worker between windows.
+    #[persist = "model"]
+    pub model_name: Arc<RwLock<String>>,
+    /// The whole-piece verdict since the last reset. Written by the worker after each window
+    /// and when a stream ends; read by the host's state save (main thread) and, on
+    /// activation, by the next worker, which carries the average on.
+    #[persist = "verdict"]
+    pub verdict: Arc<RwLock<Verdict>>,
+}
+
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BarOrder {
+    #[id = "fixed"]
+    #[name = "Fixed"]
+    Fixed,
+    #[id = "sorted"]
+    #[name = "Strongest first"]
+    Sorted,
+}
+
+/// Whole-piece result: the mean of the per-window probabilities over the non-silent windows
+/// since the last reset, as the CLI's `probabilities` for a file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// Model that produced it; a verdict of another model is discarded, not mixed.
+    pub model: String,
+    /// Labels of `probabilities`, in the model's output order.
+    pub labels: Vec<String>,
+    /// Mean probability per label; empty while no window was classified.
+    pub probabilities: Vec<f32>,
+    /// Classified (non-silent) windows.
+    pub windows: u64,
+    pub silent_windows: u64,
+    /// Seconds of host audio analysed.
+    pub analysed_seconds: f64,
+    /// Host samples the audio thread had to drop because the worker fell behind.
+    pub dropped_samples: u64,
+}
+
+impl Default for GenreMeterParams {
+    fn default() -> Self {
+        Self {
+            response_seconds: FloatParam::new(
+                "Response time",
+                4.0,
+                FloatRange::Skewed {
+                    min: RESPONSE_SECONDS_RANGE.0,
+                    max: RESPONSE_SECONDS_RANGE.1,
+                    factor: FloatRange::skew_factor(-1.5),
+                },
+            )
+            .with_unit(" s")
+            .with_step_size(0.1)
+            .with_value_to_string(formatters::v2s_f32_rounded(1)),
+            hop_seconds: FloatParam::new(
+                "Analysis hop",
+                1.0,
+                FloatRange::Linear { min: HOP_SECONDS_RANGE.0, max: HOP_SECONDS_RANGE.1 },
+            )
+            .with_unit(" s")
+            .with_step_size(0.25)
+            .with_value_to_string(formatters::v2s_f32_rounded(2)),
+            bar_order: EnumParam::new("Bar order", BarOrder::Fixed),
+            show_all_labels: BoolParam::new("Show all labels", false),
+            history_minutes: IntParam::new("History", 2, IntRange::Linear { min: 1, max: 10 })
+                .with_unit(" min"),
+            model_name: Arc::new(RwLock::new(genre_meter::engine::DEFAULT_MODEL.to_string())),
+            verdict: Arc::new(RwLock::new(Verdict::default())),
+        }
+    }
+}
