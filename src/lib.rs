@@ -4,3 +4,4 @@
 //! and the plugin crate are thin shells over it.
 
 pub mod engine;
+pub mod train;

@@ -2,6 +2,7 @@
 
 mod analyze;
 mod output;
+mod train;
 
 use std::process::ExitCode;
 
@@ -21,6 +22,11 @@ enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// List the built-in and installed models with their labels.
     Models,
+    /// Train a genre head on a backbone's embeddings from labelled folders or a CSV list.
+    Train(train::TrainArgs),
+    /// Score a model on labelled audio: accuracy, balanced accuracy, per-genre P/R/F1,
+    /// confusion matrix, per window and per track.
+    Eval(train::EvalArgs),
 }
 
 fn main() -> ExitCode {
@@ -28,6 +34,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Models => list_models(),
+        Command::Train(args) => train::train(args),
+        Command::Eval(args) => train::eval(args),
     }
 }
 

@@ -1,0 +1,363 @@
+//! Training genre heads on a backbone's embeddings, and evaluating any model on labelled
+//! audio. Uses only the engine's public API.
+
+pub mod dataset;
+pub mod metrics;
+pub mod onnx;
+pub mod softmax;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::engine::batch::analyze_files;
+use crate::engine::manifest::{InputSpec, Labels, ManifestFile, OutputActivation, OutputSpec};
+use crate::engine::{AnalysisError, AnalysisSettings, ModelEntry, ModelError, runtime};
+use dataset::Dataset;
+use metrics::{Confusion, Scores};
+use softmax::{Examples, SoftmaxHead, TrainSettings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Dataset(#[from] dataset::DatasetError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("backbone '{0}' has no embedding output in its manifest, so no head can be trained on it")]
+    NoEmbedding(String),
+    #[error("genre '{genre}' has no usable audio (all {files} file(s) failed or were silent); fix or remove them")]
+    NoUsableAudio { genre: String, files: usize },
+    #[error("the model's labels do not cover the data's genres {missing:?}; the model knows: {labels}")]
+    LabelsMismatch { missing: Vec<String>, labels: String },
+    #[error("cannot write '{path}': {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+/// Where embeddings of one backbone are cached: `<data dir>/cache/embeddings/<backbone>/`.
+pub fn embedding_cache_dir(backbone: &ModelEntry) -> PathBuf {
+    runtime::data_dir().join("cache/embeddings").join(&backbone.manifest.name)
+}
+
+/// Per-window embeddings of one file (silent windows left out).
+#[derive(Debug, Clone)]
+pub struct FileEmbeddings {
+    pub dim: usize,
+    pub windows: Vec<f32>,
+    pub from_cache: bool,
+}
+
+impl FileEmbeddings {
+    pub fn count(&self) -> usize {
+        self.windows.len() / self.dim.max(1)
+    }
+}
+
+fn cache_key(backbone: &ModelEntry, settings: &AnalysisSettings, path: &Path) -> Option<String> {
+    let bytes = std::fs::read(path).ok()?;
+    let mut h = Sha256::new();
+    h.update(backbone.manifest.sha256.as_bytes());
+    h.update(settings.hop_seconds.to_le_bytes());
+    h.update(settings.silence_threshold_dbfs.to_le_bytes());
+    h.update(&bytes);
+    Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn read_cached(path: &Path) -> Option<FileEmbeddings> {
+    let bytes = std::fs::read(path).ok()?;
+    let word = |i: usize| -> Option<u64> { Some(u32::from_le_bytes(bytes.get(i * 4..i * 4 + 4)?.try_into().ok()?) as u64) };
+    let (dim, n): (u64, u64) = (word(0)?, word(1)?);
+    let floats: Vec<f32> = bytes[8..].chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+    (floats.len() as u64 == dim * n).then_some(FileEmbeddings { dim: dim as usize, windows: floats, from_cache: true })
+}
+
+fn write_cached(path: &Path, e: &FileEmbeddings) -> std::io::Result<()> {
+    let mut bytes = Vec::with_capacity(8 + e.windows.len() * 4);
+    bytes.extend_from_slice(&(e.dim as u32).to_le_bytes());
+    bytes.extend_from_slice(&(e.count() as u32).to_le_bytes());
+    e.windows.iter().for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
+    let tmp = path.with_extension("part");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(tmp, path)
+}
+
+/// Embeddings of `files`, from the cache when the same file (by content) was embedded
+/// before with the same backbone and settings; the rest are computed in parallel.
+pub fn embed_files(
+    files: &[PathBuf],
+    backbone: &ModelEntry,
+    settings: &AnalysisSettings,
+    jobs: Option<usize>,
+    mut on_done: impl FnMut(usize),
+) -> Result<Vec<Result<FileEmbeddings, AnalysisError>>, TrainError> {
+    if backbone.manifest.outputs.embedding.is_none() || backbone.backbone.is_some() {
+        return Err(TrainError::NoEmbedding(backbone.manifest.name.clone()));
+    }
+    let dir = embedding_cache_dir(backbone);
+    let _ = std::fs::create_dir_all(&dir);
+    let keys: Vec<Option<String>> = files.iter().map(|f| cache_key(backbone, settings, f)).collect();
+    let mut out: Vec<Option<Result<FileEmbeddings, AnalysisError>>> = keys
+        .iter()
+        .map(|k| k.as_ref().and_then(|k| read_cached(&dir.join(format!("{k}.emb")))).map(Ok))
+        .collect();
+    let mut finished = out.iter().filter(|o| o.is_some()).count();
+    on_done(finished);
+    let todo: Vec<usize> = (0..files.len()).filter(|&i| out[i].is_none()).collect();
+    let todo_files: Vec<PathBuf> = todo.iter().map(|&i| files[i].clone()).collect();
+    let settings = AnalysisSettings { keep_embeddings: true, ..settings.clone() };
+    let results = analyze_files(&todo_files, backbone, &settings, jobs, |_, _| {
+        finished += 1;
+        on_done(finished);
+    })?;
+    for (&i, r) in todo.iter().zip(results) {
+        out[i] = Some(r.outcome.map(|a| {
+            let mut windows = Vec::new();
+            let mut dim = backbone.manifest.outputs.embedding_dim.unwrap_or(0);
+            for w in a.windows.iter().filter_map(|w| w.embedding.as_ref()) {
+                dim = w.len();
+                windows.extend_from_slice(w);
+            }
+            let e = FileEmbeddings { dim, windows, from_cache: false };
+            if let Some(k) = &keys[i] {
+                let _ = write_cached(&dir.join(format!("{k}.emb")), &e);
+            }
+            e
+        }));
+    }
+    Ok(out.into_iter().map(|o| o.expect("every file has a result")).collect())
+}
+
+/// What `train_head` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainReport {
+    pub model_dir: PathBuf,
+    pub genres: Vec<String>,
+    pub files_used: usize,
+    pub windows: usize,
+    pub held_out_files: usize,
+    pub best_epoch: usize,
+    pub held_out_window: Option<Scores>,
+    pub held_out_track: Option<Scores>,
+    pub failed: Vec<(PathBuf, String)>,
+    pub cached_files: usize,
+}
+
+/// Share of each genre's files held out for early stopping (whole files, never windows).
+const HELD_OUT_SHARE: f64 = 0.2;
+
+/// Deterministic shuffle (files sorted by path, then a fixed-seed Fisher–Yates).
+fn shuffled(mut idx: Vec<usize>, seed: u64) -> Vec<usize> {
+    let mut s = seed;
+    for i in (1..idx.len()).rev() {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let j = ((s >> 33) as usize) % (i + 1);
+        idx.swap(i, j);
+    }
+    idx
+}
+
+/// Trains a softmax head for `data`'s genres on `backbone`'s embeddings and writes it (ONNX +
+/// manifest) to `out_dir`, whose folder name becomes the model's name.
+#[allow(clippy::too_many_arguments)]
+pub fn train_head(
+    data: &Dataset,
+    backbone: &ModelEntry,
+    out_dir: &Path,
+    analysis: &AnalysisSettings,
+    train_settings: &TrainSettings,
+    jobs: Option<usize>,
+    on_embedded: impl FnMut(usize),
+    on_epoch: impl FnMut(usize, f32),
+) -> Result<TrainReport, TrainError> {
+    let files: Vec<PathBuf> = data.files.iter().map(|f| f.path.clone()).collect();
+    let embedded = embed_files(&files, backbone, analysis, jobs, on_embedded)?;
+    let mut failed = Vec::new();
+    let mut usable: Vec<(usize, FileEmbeddings)> = Vec::new();
+    for (i, e) in embedded.into_iter().enumerate() {
+        match e {
+            Ok(e) if e.count() > 0 => usable.push((i, e)),
+            Ok(_) => failed.push((files[i].clone(), "silent: no window to learn from".to_string())),
+            Err(err) => failed.push((files[i].clone(), err.to_string())),
+        }
+    }
+    let cached_files = usable.iter().filter(|(_, e)| e.from_cache).count();
+    let k = data.genres.len();
+    let counts = data.counts();
+    let mut by_genre: Vec<Vec<usize>> = vec![Vec::new(); k];
+    for (u, (i, _)) in usable.iter().enumerate() {
+        by_genre[data.files[*i].genre].push(u);
+    }
+    if let Some(g) = (0..k).find(|&g| by_genre[g].is_empty()) {
+        return Err(TrainError::NoUsableAudio { genre: data.genres[g].clone(), files: counts[g] });
+    }
+    let dim = usable[0].1.dim;
+    let mut held = vec![false; usable.len()];
+    for (g, members) in by_genre.iter().enumerate() {
+        let n_held = if members.len() >= 2 { ((members.len() as f64 * HELD_OUT_SHARE).round() as usize).max(1) } else { 0 };
+        for &u in shuffled(members.clone(), 0x5eed + g as u64).iter().take(n_held) {
+            held[u] = true;
+        }
+    }
+    let build = |want_held: bool| {
+        let (mut x, mut y, mut owner) = (Vec::new(), Vec::new(), Vec::new());
+        for (u, (i, e)) in usable.iter().enumerate().filter(|(u, _)| held[*u] == want_held) {
+            x.extend_from_slice(&e.windows);
+            y.extend(std::iter::repeat_n(data.files[*i].genre, e.count()));
+            owner.extend(std::iter::repeat_n(u, e.count()));
+        }
+        (x, y, owner)
+    };
+    let (xt, yt, _) = build(false);
+    let (xh, yh, owner_h) = build(true);
+    let train_ex = Examples { x: &xt, y: &yt, dim, classes: k };
+    let held_ex = Examples { x: &xh, y: &yh, dim, classes: k };
+    let head = softmax::train(&train_ex, &held_ex, train_settings, on_epoch);
+    let (held_out_window, held_out_track) = if held_ex.is_empty() {
+        (None, None)
+    } else {
+        let (w, t) = score_head(&head, &held_ex, &owner_h, &data.genres);
+        (Some(w), Some(t))
+    };
+    write_head(out_dir, &head, backbone, data, train_settings, analysis, held_out_track.as_ref())?;
+    Ok(TrainReport {
+        model_dir: out_dir.to_path_buf(),
+        genres: data.genres.clone(),
+        files_used: usable.len(),
+        windows: yt.len() + yh.len(),
+        held_out_files: held.iter().filter(|&&h| h).count(),
+        best_epoch: head.best_epoch,
+        held_out_window,
+        held_out_track,
+        failed,
+        cached_files,
+    })
+}
+
+fn argmax(p: &[f32]) -> usize {
+    p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i)
+}
+
+/// Window- and track-level scores of a head on held-out examples (`owner` = file of each row).
+fn score_head(head: &SoftmaxHead, e: &Examples, owner: &[usize], genres: &[String]) -> (Scores, Scores) {
+    let mut windows = Confusion::new(genres.to_vec());
+    let mut tracks = Confusion::new(genres.to_vec());
+    let mut i = 0;
+    while i < e.len() {
+        let mut sum = vec![0.0f32; e.classes];
+        let start = i;
+        while i < e.len() && owner[i] == owner[start] {
+            let p = head.probabilities(&e.x[i * e.dim..(i + 1) * e.dim]);
+            windows.add(e.y[i], Some(argmax(&p)));
+            sum.iter_mut().zip(&p).for_each(|(s, v)| *s += v);
+            i += 1;
+        }
+        tracks.add(e.y[start], Some(argmax(&sum)));
+    }
+    (windows.scores(), tracks.scores())
+}
+
+fn write_head(
+    out_dir: &Path,
+    head: &SoftmaxHead,
+    backbone: &ModelEntry,
+    data: &Dataset,
+    settings: &TrainSettings,
+    analysis: &AnalysisSettings,
+    held_out_track: Option<&Scores>,
+) -> Result<(), TrainError> {
+    let name = out_dir.file_name().map_or("head".into(), |n| n.to_string_lossy().into_owned());
+    let werr = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| TrainError::Write { path, source }
+    };
+    std::fs::create_dir_all(out_dir).map_err(werr(out_dir))?;
+    let doc = format!("softmax head on {} embeddings for {}", backbone.manifest.name, data.genres.join(", "));
+    let bytes = onnx::head_to_onnx(head, &doc);
+    let onnx_path = out_dir.join("head.onnx");
+    std::fs::write(&onnx_path, &bytes).map_err(werr(&onnx_path))?;
+    let sha: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let mut training = toml::Table::new();
+    let counts = data.counts();
+    training.insert("files".into(), (data.files.len() as i64).into());
+    training.insert(
+        "files_per_genre".into(),
+        toml::Value::Table(data.genres.iter().zip(&counts).map(|(g, &c)| (g.clone(), (c as i64).into())).collect()),
+    );
+    training.insert("window_hop_seconds".into(), analysis.hop_seconds.into());
+    training.insert("l2".into(), (settings.l2 as f64).into());
+    training.insert("best_epoch".into(), (head.best_epoch as i64).into());
+    training.insert("held_out_share_of_files".into(), HELD_OUT_SHARE.into());
+    if let Some(s) = held_out_track {
+        training.insert("held_out_track_balanced_accuracy".into(), ((s.balanced_accuracy * 1000.0).round() / 1000.0).into());
+    }
+    training.insert("trained_by".into(), format!("genre-meter {} train", env!("CARGO_PKG_VERSION")).into());
+    let manifest = ManifestFile {
+        name: name.clone(),
+        display_name: Some(format!("{name} ({} genres, head on {})", data.genres.len(), backbone.manifest.name)),
+        description: Some(doc),
+        onnx: "head.onnx".into(),
+        sha256: sha,
+        licence: None,
+        source: Some("trained with `genre-meter train`".into()),
+        backbone: Some(backbone.manifest.name.clone()),
+        output_activation: OutputActivation::Softmax,
+        input: InputSpec { name: onnx::HEAD_INPUT.into() },
+        outputs: OutputSpec { probabilities: onnx::HEAD_OUTPUT.into(), embedding: None, embedding_dim: None },
+        frontend: None,
+        labels: Labels { names: data.genres.clone(), genres: data.genres.clone() },
+        training: Some(training),
+    };
+    let text = toml::to_string_pretty(&manifest).expect("manifest serialises");
+    let manifest_path = out_dir.join("manifest.toml");
+    std::fs::write(&manifest_path, text).map_err(werr(&manifest_path))?;
+    Ok(())
+}
+
+/// Evaluation of a model on labelled audio.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    pub model: String,
+    pub window: Scores,
+    pub track: Scores,
+    pub failed: Vec<(PathBuf, String)>,
+}
+
+/// Runs `entry` over `data` and scores it per window and per track (the mean over the
+/// track's non-silent windows). Data genres are matched to model labels by name
+/// (case-insensitive).
+pub fn evaluate(
+    data: &Dataset,
+    entry: &ModelEntry,
+    settings: &AnalysisSettings,
+    jobs: Option<usize>,
+    on_done: impl FnMut(usize),
+) -> Result<EvalReport, TrainError> {
+    let labels = &entry.manifest.labels.names;
+    let label_of_genre: Vec<Option<usize>> =
+        data.genres.iter().map(|g| labels.iter().position(|l| l.eq_ignore_ascii_case(g))).collect();
+    let missing: Vec<String> =
+        data.genres.iter().zip(&label_of_genre).filter(|(_, l)| l.is_none()).map(|(g, _)| g.clone()).collect();
+    if !missing.is_empty() {
+        return Err(TrainError::LabelsMismatch { missing, labels: labels.join(", ") });
+    }
+    let genre_of_label = |l: usize| label_of_genre.iter().position(|&x| x == Some(l));
+    let files: Vec<PathBuf> = data.files.iter().map(|f| f.path.clone()).collect();
+    let mut on_done = on_done;
+    let results = analyze_files(&files, entry, settings, jobs, |n, _| on_done(n))?;
+    let mut windows = Confusion::new(data.genres.clone());
+    let mut tracks = Confusion::new(data.genres.clone());
+    let mut failed = Vec::new();
+    for (f, r) in data.files.iter().zip(results) {
+        match r.outcome {
+            Err(e) => failed.push((f.path.clone(), e.to_string())),
+            Ok(a) => {
+                for p in a.windows.iter().filter_map(|w| w.probabilities.as_ref()) {
+                    windows.add(f.genre, genre_of_label(argmax(p)));
+                }
+                let track = a.summary.probabilities.as_ref().and_then(|p| genre_of_label(argmax(p)));
+                tracks.add(f.genre, track);
+            }
+        }
+    }
+    Ok(EvalReport { model: entry.manifest.name.clone(), window: windows.scores(), track: tracks.scores(), failed })
+}
