@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use clack_extensions::state::PluginState;
-use clack_host::events::io::{InputEvents, OutputEvents};
+use clack_host::events::io::{EventBuffer, OutputEvents};
 use clack_host::prelude::*;
 
 pub const PLUGIN_ID: &str = "invalid.example.genre-meter";
@@ -67,6 +67,19 @@ pub fn select_layout(instance: &mut PluginInstance<TestHost>, channels: usize) {
 /// Plays `channels` (one Vec per channel) through the plugin in blocks of `block` frames,
 /// from activate to deactivate, and returns the output channels.
 pub fn play(instance: &mut PluginInstance<TestHost>, rate_hz: f64, block: usize, channels: &[Vec<f32>]) -> Vec<Vec<f32>> {
+    play_with_events(instance, rate_hz, block, channels, |_, _, _| {})
+}
+
+/// [`play`], with `events(block_index, frames, buffer)` filling each block's input events
+/// (parameter automation, say).
+pub fn play_with_events(
+    instance: &mut PluginInstance<TestHost>,
+    rate_hz: f64,
+    block: usize,
+    channels: &[Vec<f32>],
+    mut events: impl FnMut(usize, usize, &mut EventBuffer),
+) -> Vec<Vec<f32>> {
+    let mut event_buffer = EventBuffer::with_capacity(64);
     select_layout(instance, channels.len());
     let config = PluginAudioConfiguration { sample_rate: rate_hz, min_frames_count: 1, max_frames_count: block as u32 };
     let processor = instance.activate(|_, _| (), config).expect("activate");
@@ -81,6 +94,8 @@ pub fn play(instance: &mut PluginInstance<TestHost>, rate_hz: f64, block: usize,
     let mut start = 0;
     while start < frames {
         let len = block.min(frames - start);
+        event_buffer.clear();
+        events(start / block, len, &mut event_buffer);
         for c in 0..n_ch {
             input[c][..len].copy_from_slice(&channels[c][start..start + len]);
         }
@@ -93,7 +108,7 @@ pub fn play(instance: &mut PluginInstance<TestHost>, rate_hz: f64, block: usize,
             channels: AudioPortBufferType::f32_output_only(output.iter_mut().map(|b| &mut b[..len])),
         }]);
         processor
-            .process(&in_buffers, &mut out_buffers, &InputEvents::empty(), &mut OutputEvents::void(), None, None)
+            .process(&in_buffers, &mut out_buffers, &event_buffer.as_input(), &mut OutputEvents::void(), None, None)
             .expect("process");
         for c in 0..n_ch {
             result[c].extend_from_slice(&output[c][..len]);
