@@ -191,11 +191,14 @@ impl Run {
         self.model_name = Some(name.clone());
         self.analyzer = None;
         self.status.model_ready.store(false, Ordering::Release);
-        let keep = self.carry.model.take().filter(|m| m.manifest().name == name);
-        let loaded = match keep {
+        // Held until the new model is in, so that asking for the same model again (by a
+        // path, say) finds it in the cache instead of loading it anew.
+        let previous = self.carry.model.take();
+        let loaded = match previous.clone().filter(|m| m.manifest().name == name) {
             Some(model) => Ok(model),
             None => model_cache::shared_model(&name),
         };
+        drop(previous);
         let model = match loaded {
             Ok(model) => model,
             Err(e) => {
@@ -334,10 +337,14 @@ impl Run {
             let n = snap.label_count;
             match &w.probabilities {
                 Some(p) => {
-                    for (i, &v) in p.iter().enumerate().take(n) {
+                    for (i, &v) in p.iter().enumerate() {
                         let v = if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.0 };
-                        snap.smoothed[i] += alpha * (v - snap.smoothed[i]);
-                        self.verdict_sum[i] += v as f64;
+                        if let Some(sum) = self.verdict_sum.get_mut(i) {
+                            *sum += v as f64;
+                        }
+                        if i < n {
+                            snap.smoothed[i] += alpha * (v - snap.smoothed[i]);
+                        }
                     }
                     snap.silent = false;
                     let top = genre_indices
