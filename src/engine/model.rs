@@ -361,6 +361,14 @@ impl LoadedModel {
         Ok(())
     }
 
+    /// For a head: its probabilities for `batch` backbone embeddings (`[batch][dim]`), the
+    /// second half of [`LoadedModel::infer`]. `None` for a model without a head.
+    pub fn classify_embeddings(&self, embeddings: &[f32], batch: usize) -> Option<Result<Vec<f32>, ModelError>> {
+        let head = self.head.as_ref()?;
+        let dim = embeddings.len() / batch.max(1);
+        Some(head.run(&self.manifest.name, &[batch, dim], embeddings).map(|mut o| o.swap_remove(0)))
+    }
+
     /// Runs `batch` patches (`batch * patch_len()` floats, `[batch][frames][mels]`).
     pub fn infer(&self, patches: &[f32], batch: usize) -> Result<Inference, ModelError> {
         let fe = &self.manifest.frontend;

@@ -342,20 +342,45 @@ pub fn evaluate(
     }
     let genre_of_label = |l: usize| label_of_genre.iter().position(|&x| x == Some(l));
     let files: Vec<PathBuf> = data.files.iter().map(|f| f.path.clone()).collect();
-    let mut on_done = on_done;
-    let results = analyze_files(&files, entry, settings, jobs, |n, _| on_done(n))?;
     let mut windows = Confusion::new(data.genres.clone());
     let mut tracks = Confusion::new(data.genres.clone());
     let mut failed = Vec::new();
-    for (f, r) in data.files.iter().zip(results) {
-        match r.outcome {
-            Err(e) => failed.push((f.path.clone(), e.to_string())),
-            Ok(a) => {
-                for p in a.windows.iter().filter_map(|w| w.probabilities.as_ref()) {
-                    windows.add(f.genre, genre_of_label(argmax(p)));
+    let mut score = |genre: usize, window_probs: &mut dyn Iterator<Item = &[f32]>, track: Option<&[f32]>| {
+        for p in window_probs {
+            windows.add(genre, genre_of_label(argmax(p)));
+        }
+        tracks.add(genre, track.and_then(|p| genre_of_label(argmax(p))));
+    };
+    let mut on_done = on_done;
+    if let Some(backbone) = &entry.backbone {
+        // A head: the backbone's embeddings come from the cache when they can, so that
+        // evaluating a retrained head is as quick as retraining it.
+        let model = entry.load()?;
+        let embedded = embed_files(&files, backbone, settings, jobs, &mut on_done)?;
+        for (f, e) in data.files.iter().zip(embedded) {
+            match e {
+                Err(err) => failed.push((f.path.clone(), err.to_string())),
+                Ok(e) if e.count() == 0 => score(f.genre, &mut std::iter::empty(), None),
+                Ok(e) => {
+                    let probs = model.classify_embeddings(&e.windows, e.count()).expect("a head model")?;
+                    let k = probs.len() / e.count();
+                    let mut mean = vec![0.0f32; k];
+                    for p in probs.chunks_exact(k) {
+                        mean.iter_mut().zip(p).for_each(|(m, v)| *m += v / e.count() as f32);
+                    }
+                    score(f.genre, &mut probs.chunks_exact(k), Some(&mean));
                 }
-                let track = a.summary.probabilities.as_ref().and_then(|p| genre_of_label(argmax(p)));
-                tracks.add(f.genre, track);
+            }
+        }
+    } else {
+        let results = analyze_files(&files, entry, settings, jobs, |n, _| on_done(n))?;
+        for (f, r) in data.files.iter().zip(results) {
+            match r.outcome {
+                Err(e) => failed.push((f.path.clone(), e.to_string())),
+                Ok(a) => {
+                    let mut it = a.windows.iter().filter_map(|w| w.probabilities.as_deref());
+                    score(f.genre, &mut it, a.summary.probabilities.as_deref());
+                }
             }
         }
     }

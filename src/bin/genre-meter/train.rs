@@ -13,13 +13,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 /// Labelled audio: one folder per genre, or a CSV list.
 #[derive(Args)]
-#[group(required = true, multiple = false, id = "source")]
 pub struct DataArgs {
     /// Folder with one sub-folder of audio per genre (folder names are the genres).
-    #[arg(long, group = "source")]
+    #[arg(long, conflicts_with = "list", required_unless_present = "list")]
     pub data: Option<PathBuf>,
     /// CSV with `path` and `genre` columns (paths relative to the CSV), optional `split`.
-    #[arg(long, group = "source")]
+    #[arg(long)]
     pub list: Option<PathBuf>,
     /// With --list: keep only rows whose `split` column has this value.
     #[arg(long, requires = "list")]
