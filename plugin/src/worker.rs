@@ -108,7 +108,7 @@ struct Run {
     /// activations).
     stream_offset_seconds: f64,
     stream_frames: u64,
-    classified_in_stream: u64,
+    classified_by_analyzer: u64,
     busy: Duration,
     busy_since: Instant,
 }
@@ -129,7 +129,7 @@ impl Run {
             verdict: Verdict::default(),
             stream_offset_seconds: 0.0,
             stream_frames: 0,
-            classified_in_stream: 0,
+            classified_by_analyzer: 0,
             busy: Duration::ZERO,
             busy_since: Instant::now(),
         }
@@ -177,7 +177,8 @@ impl Run {
         }
     }
 
-    fn new_analyzer(&self, model: Arc<LoadedModel>) -> Analyzer {
+    fn new_analyzer(&mut self, model: Arc<LoadedModel>) -> Analyzer {
+        self.classified_by_analyzer = 0;
         let settings = AnalysisSettings {
             hop_seconds: self.hop_seconds,
             silence_threshold_dbfs: SILENCE_THRESHOLD_DBFS,
@@ -261,7 +262,6 @@ impl Run {
             analyzer.reset();
         }
         self.stream_frames = 0;
-        self.classified_in_stream = 0;
         self.stream_offset_seconds = 0.0;
         self.verdict_sum.iter_mut().for_each(|s| *s = 0.0);
         self.verdict = Verdict { model: self.verdict.model.clone(), labels: self.verdict.labels.clone(), ..Verdict::default() };
@@ -357,7 +357,7 @@ impl Run {
                         None => snap.push_history(HISTORY_SILENT, 0.0),
                     }
                     self.verdict.windows += 1;
-                    self.classified_in_stream += 1;
+                    self.classified_by_analyzer += 1;
                 }
                 None => {
                     snap.smoothed[..n].iter_mut().for_each(|s| *s *= 1.0 - alpha);
@@ -414,7 +414,7 @@ impl Run {
         }
         self.carry.meter.write((**snap).clone());
         if let Some(analyzer) = &self.analyzer {
-            let calls = self.classified_in_stream.max(1) as f64;
+            let calls = self.classified_by_analyzer.max(1) as f64;
             self.status.inference_ms.store((analyzer.inference_seconds() * 1000.0 / calls) as f32, Ordering::Relaxed);
         }
     }
