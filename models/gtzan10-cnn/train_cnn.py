@@ -401,9 +401,9 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--widths", default="16,24,32,48,64")
-    ap.add_argument("--dropout", type=float, default=0.3)
+    ap.add_argument("--dropout", type=float, default=0.5)
     ap.add_argument("--l2", type=float, default=1e-4)
-    ap.add_argument("--augment", action=argparse.BooleanOptionalAction, default=False,
+    ap.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
                     help="random gain, one frequency and one time mask per training crop")
     ap.add_argument("--select", default="window_balanced_accuracy",
                     choices=["window_balanced_accuracy", "last"],
