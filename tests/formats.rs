@@ -30,7 +30,9 @@ fn wav_flac_mp3_ogg_aiff_and_aac_decode_to_two_seconds() {
 
 #[test]
 fn every_format_gives_the_same_result_as_the_float_wav() {
-    let model = common::default_model();
+    // The tagger's independent sigmoids show decoding differences without a softmax head's
+    // winner-take-all amplifying them on this 2 s synthetic chord.
+    let model = common::musicnn_model();
     let settings = AnalysisSettings::default();
     let reference = analyze_file(&common::fixture("formats/clip_f32.wav"), &model, &settings).unwrap();
     assert_eq!(reference.channels, 2);

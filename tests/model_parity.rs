@@ -14,7 +14,7 @@ fn musicnn_tags() -> (Vec<f32>, usize) {
 
 #[test]
 fn tags_match_musicnn_python_pipeline_within_1e_3() {
-    let model = common::default_model();
+    let model = common::musicnn_model();
     assert_eq!(model.manifest().name, "msd-musicnn");
     let (samples, _) = decode_to_mono(&common::fixture("synth_16k.wav")).expect("fixture decodes");
     let fe = &model.manifest().frontend;
@@ -31,7 +31,7 @@ fn tags_match_musicnn_python_pipeline_within_1e_3() {
 
 #[test]
 fn file_analysis_at_musicnn_settings_gives_its_tags() {
-    let model = common::default_model();
+    let model = common::musicnn_model();
     let settings =
         AnalysisSettings { hop_seconds: model.manifest().frontend.patch_seconds(), ..AnalysisSettings::default() };
     let a = analyze_file(&common::fixture("synth_16k.wav"), &model, &settings).expect("analysis");
@@ -47,4 +47,19 @@ fn file_analysis_at_musicnn_settings_gives_its_tags() {
     let mean: Vec<f32> = (0..50).map(|j| (0..patches).map(|i| expected[i * 50 + j]).sum::<f32>() / patches as f32).collect();
     let diff = common::max_abs_diff(a.summary.probabilities.as_ref().unwrap(), &mean);
     assert!(diff <= 1e-3, "summary diff {diff}");
+}
+
+#[test]
+fn default_model_is_the_gtzan10_genre_head_on_musicnn() {
+    let model = common::default_model();
+    let m = model.manifest();
+    assert_eq!(m.name, "gtzan10");
+    assert_eq!(m.backbone.as_deref(), Some("msd-musicnn"));
+    assert_eq!(m.labels.names.len(), 10);
+    assert_eq!(m.frontend, common::musicnn_model().manifest().frontend, "a head uses its backbone's front-end");
+    let a = analyze_file(&common::fixture("synth_16k.wav"), &model, &AnalysisSettings::default()).expect("analysis");
+    for w in &a.windows {
+        let p = w.probabilities.as_ref().unwrap();
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4, "softmax over the genres");
+    }
 }

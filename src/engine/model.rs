@@ -22,7 +22,7 @@ pub struct BuiltinModel {
 include!(concat!(env!("OUT_DIR"), "/builtin_models.rs"));
 
 /// The model used when none is named.
-pub const DEFAULT_MODEL: &str = "msd-musicnn";
+pub const DEFAULT_MODEL: &str = "gtzan10";
 
 /// Where a model's files come from.
 #[derive(Debug, Clone)]

@@ -284,7 +284,7 @@ fn write_head(
         toml::Value::Table(data.genres.iter().zip(&counts).map(|(g, &c)| (g.clone(), (c as i64).into())).collect()),
     );
     training.insert("window_hop_seconds".into(), analysis.hop_seconds.into());
-    training.insert("l2".into(), (settings.l2 as f64).into());
+    training.insert("l2".into(), format!("{}", settings.l2).parse::<f64>().unwrap_or(0.0).into());
     training.insert("best_epoch".into(), (head.best_epoch as i64).into());
     training.insert("held_out_share_of_files".into(), HELD_OUT_SHARE.into());
     if let Some(s) = held_out_track {

@@ -70,15 +70,21 @@ pub fn interleave(mono: &[f32], channels: usize) -> Vec<f32> {
     mono.iter().flat_map(|&s| std::iter::repeat_n(s, channels)).collect()
 }
 
-/// The built-in default model, loaded once per test binary.
+fn load(name: &str) -> Arc<LoadedModel> {
+    let entry = model::resolve(name).unwrap_or_else(|e| panic!("{e}"));
+    Arc::new(entry.load().unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// The built-in default model (gtzan10: genre head on musicnn), loaded once per test binary.
 pub fn default_model() -> Arc<LoadedModel> {
     static MODEL: OnceLock<Arc<LoadedModel>> = OnceLock::new();
-    MODEL
-        .get_or_init(|| {
-            let entry = model::resolve(model::DEFAULT_MODEL).expect("default model is built in");
-            Arc::new(entry.load().unwrap_or_else(|e| panic!("{e}")))
-        })
-        .clone()
+    MODEL.get_or_init(|| load(model::DEFAULT_MODEL)).clone()
+}
+
+/// The built-in musicnn MSD tagger (the backbone on its own), loaded once per test binary.
+pub fn musicnn_model() -> Arc<LoadedModel> {
+    static MODEL: OnceLock<Arc<LoadedModel>> = OnceLock::new();
+    MODEL.get_or_init(|| load("msd-musicnn")).clone()
 }
 
 pub fn repo_dir() -> PathBuf {

@@ -41,7 +41,7 @@ pub fn table(out: &mut impl Write, results: &[FileResult], model: &Manifest, top
         match &s.probabilities {
             None => writeln!(out, "  silence: no window was loud enough to classify")?,
             Some(p) => {
-                if marks_genres {
+                if !model.labels.genres.is_empty() {
                     let best_genre = ranked(p).into_iter().find(|&i| is_genre(model, i));
                     if let Some(g) = best_genre {
                         writeln!(out, "  top genre: {} ({:.3})", model.labels.names[g], p[g])?;
