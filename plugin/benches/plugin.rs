@@ -22,10 +22,14 @@ use genre_meter_plugin::meter::MeterStatus;
 
 const BLOCK: usize = 512;
 const RATE_HZ: u32 = 48_000;
-const REAL_TIME_SECONDS: f64 = 20.0;
+/// Seconds played in real time; the first `WARM_UP_SECONDS` (model loading, first windows)
+/// are left out of the CPU figures.
+const REAL_TIME_SECONDS: f64 = 25.0;
+const WARM_UP_SECONDS: f64 = 5.0;
 
 fn main() {
     audio_thread_cost();
+    engine_cost();
     let clap_ns = clap_process_cost();
     println!("  whole CLAP process() call through nice-plug's wrapper: {clap_ns:.0} ns per block");
     real_time_instances(1);
@@ -44,6 +48,37 @@ fn time_per_block(blocks: usize, mut f: impl FnMut(usize), mut between: impl FnM
         between();
     }
     best
+}
+
+/// Where the worker's time goes: the engine alone (resample, log-mel, model) on 30 s of
+/// 48 kHz music in 20 ms pieces, as the worker feeds it, default plugin settings.
+fn engine_cost() {
+    use genre_meter::engine::{AnalysisSettings, Analyzer};
+    let model = Arc::new(genre_meter::engine::model::resolve(genre_meter::engine::DEFAULT_MODEL).unwrap().load().unwrap());
+    let (left, right) = music_clip(RATE_HZ, 30.0);
+    let mono = downmix(&left, &right);
+    let settings = AnalysisSettings { batch_windows: 1, ..AnalysisSettings::default() };
+    let mut best = (f64::MAX, 0.0);
+    for _ in 0..3 {
+        let mut analyzer = Analyzer::new(model.clone(), RATE_HZ, settings.clone());
+        let mut windows = Vec::new();
+        let started = Instant::now();
+        for piece in mono.chunks(RATE_HZ as usize / 50) {
+            analyzer.push(piece, &mut windows).unwrap();
+        }
+        let total = started.elapsed().as_secs_f64();
+        if total < best.0 {
+            best = (total, analyzer.inference_seconds());
+        }
+    }
+    let (total, inference) = best;
+    println!("engine alone, model {}, 30 s of 48 kHz audio, hop 1 s, batch 1 (best of 3):", genre_meter::engine::DEFAULT_MODEL);
+    println!(
+        "  {:.2} % of one core in real time: inference {:.2} %, resampling + log-mel + windows {:.2} %",
+        total / 30.0 * 100.0,
+        inference / 30.0 * 100.0,
+        (total - inference) / 30.0 * 100.0
+    );
 }
 
 fn audio_thread_cost() {
@@ -144,7 +179,8 @@ fn real_time_instances(count: usize) {
     let mut in_ports = AudioPorts::with_capacity(2, 1);
     let mut out_ports = AudioPorts::with_capacity(2, 1);
     let block_time = Duration::from_secs_f64(BLOCK as f64 / RATE_HZ as f64);
-    let cpu_start = thread_cpu_seconds("genre-meter-wor");
+    let mut cpu_start = 0.0;
+    let mut measured_from = Instant::now();
     let started = Instant::now();
     let mut rss_first = 0;
     let mut rss_all = 0;
@@ -164,27 +200,31 @@ fn real_time_instances(count: usize) {
                 .process(&in_buffers, &mut out_buffers, &InputEvents::empty(), &mut OutputEvents::void(), None, None)
                 .unwrap();
         }
-        if b == (5.0 * RATE_HZ as f64 / BLOCK as f64) as usize {
-            rss_all = rss_bytes(); // after 5 s: models loaded, first windows out
+        if b == (WARM_UP_SECONDS * RATE_HZ as f64 / BLOCK as f64) as usize {
+            rss_all = rss_bytes(); // models loaded, first windows out
+            cpu_start = thread_cpu_seconds("genre-meter-wor");
+            measured_from = Instant::now();
         }
         if let Some(wait) = (block_time * (b as u32 + 1)).checked_sub(started.elapsed()) {
             std::thread::sleep(wait);
         }
     }
-    let wall = started.elapsed().as_secs_f64();
+    let wall = measured_from.elapsed().as_secs_f64();
     let worker_cpu = thread_cpu_seconds("genre-meter-wor") - cpu_start;
     let mut dropped = 0;
     let mut windows = 0;
+    let mut model = String::new();
     for (instance, processor) in instances.iter_mut().zip(processors) {
         instance.deactivate(processor.stop_processing());
         let verdict = verdict(instance);
         dropped += verdict["dropped_samples"].as_u64().unwrap();
         windows += verdict["windows"].as_u64().unwrap();
+        model = verdict["model"].as_str().unwrap_or("?").to_string();
     }
     if count == 1 {
         rss_first = rss_all;
     }
-    println!("{count} instance(s), 48 kHz stereo, 512-frame blocks, {wall:.1} s in real time:");
+    println!("{count} instance(s) of model {model}, 48 kHz stereo, 512-frame blocks, {REAL_TIME_SECONDS} s in real time (CPU over the last {wall:.1} s):");
     println!(
         "  worker CPU: {:.2} % of one core per instance ({:.2} % for all); windows {windows}; dropped samples {dropped}",
         worker_cpu / wall / count as f64 * 100.0,
