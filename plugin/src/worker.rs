@@ -256,8 +256,12 @@ impl Run {
         self.publish();
     }
 
-    /// Forgets the verdict, the timeline and the history (the editor's reset button).
+    /// Forgets the verdict, the timeline and the history (the editor's reset button). A
+    /// model that failed is tried again (the user may have fixed what the editor said).
     fn reset(&mut self) {
+        if self.analyzer.is_none() {
+            self.model_name = None;
+        }
         if let Some(analyzer) = &mut self.analyzer {
             analyzer.reset();
         }
