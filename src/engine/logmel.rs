@@ -205,20 +205,25 @@ impl LogMel {
     /// (`n_mels` values each) and their energies to `energies`.
     pub fn push(&mut self, samples: &[f32], frames: &mut Vec<f32>, energies: &mut Vec<FrameEnergy>) {
         self.samples_in += samples.len() as u64;
-        self.buffer.extend_from_slice(samples);
         let pad = self.cfg.n_fft / 2;
         if !self.started {
-            if self.buffer.len() <= pad {
+            let held = self.buffer.len();
+            if held + samples.len() <= pad {
+                self.buffer.extend_from_slice(samples);
                 return;
             }
-            // Reflect padding: x[pad], ..., x[1] before x[0].
-            let head: Vec<f32> = match self.cfg.pad_mode {
-                PadMode::Reflect => (1..=pad).rev().map(|i| self.buffer[i]).collect(),
-                PadMode::Constant => vec![0.0; pad],
-            };
-            self.buffer.splice(0..0, head);
+            // Reflect padding: x[pad], ..., x[1] before x[0] (x = what is held, then `samples`).
+            let x = |i: usize| if i < held { self.buffer[i] } else { samples[i - held] };
+            let mut padded = Vec::with_capacity(pad + held + samples.len());
+            match self.cfg.pad_mode {
+                PadMode::Reflect => padded.extend((1..=pad).rev().map(x)),
+                PadMode::Constant => padded.resize(pad, 0.0),
+            }
+            padded.extend_from_slice(&self.buffer);
+            self.buffer = padded;
             self.started = true;
         }
+        self.buffer.extend_from_slice(samples);
         self.drain_frames(frames, energies);
     }
 
