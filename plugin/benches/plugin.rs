@@ -129,22 +129,33 @@ fn clap_process_cost() -> f64 {
     let ns = time_per_block(
         2,
         |_| {
-            let in_buffers = in_ports.with_input_buffers([AudioPortBuffer {
-                latency: 0,
-                channels: AudioPortBufferType::f32_input_only(input.iter_mut().map(|b| InputChannel::variable(b))),
-            }]);
-            let mut out_buffers = out_ports.with_output_buffers([AudioPortBuffer {
-                latency: 0,
-                channels: AudioPortBufferType::f32_output_only(output.iter_mut().map(|b| b.as_mut_slice())),
-            }]);
-            processor
-                .process(&in_buffers, &mut out_buffers, &InputEvents::empty(), &mut OutputEvents::void(), None, None)
-                .unwrap();
+            process_stereo_block(&mut processor, &mut in_ports, &mut out_ports, &mut input, &mut output);
         },
         || {},
     );
     instance.deactivate(processor.stop_processing());
     ns
+}
+
+/// One CLAP `process()` call on a stereo block, as a host's audio thread makes it.
+fn process_stereo_block(
+    processor: &mut StartedPluginAudioProcessor<TestHost>,
+    in_ports: &mut AudioPorts,
+    out_ports: &mut AudioPorts,
+    input: &mut [Vec<f32>; 2],
+    output: &mut [Vec<f32>; 2],
+) {
+    let in_buffers = in_ports.with_input_buffers([AudioPortBuffer {
+        latency: 0,
+        channels: AudioPortBufferType::f32_input_only(input.iter_mut().map(|b| InputChannel::variable(b))),
+    }]);
+    let mut out_buffers = out_ports.with_output_buffers([AudioPortBuffer {
+        latency: 0,
+        channels: AudioPortBufferType::f32_output_only(output.iter_mut().map(|b| b.as_mut_slice())),
+    }]);
+    processor
+        .process(&in_buffers, &mut out_buffers, &InputEvents::empty(), &mut OutputEvents::void(), None, None)
+        .unwrap();
 }
 
 /// CPU seconds (user + system) of this process's threads whose name starts with `prefix`.
@@ -188,17 +199,7 @@ fn real_time_instances(count: usize) {
         input[0].copy_from_slice(&left[at..at + BLOCK]);
         input[1].copy_from_slice(&right[at..at + BLOCK]);
         for processor in &mut processors {
-            let in_buffers = in_ports.with_input_buffers([AudioPortBuffer {
-                latency: 0,
-                channels: AudioPortBufferType::f32_input_only(input.iter_mut().map(|b| InputChannel::variable(b))),
-            }]);
-            let mut out_buffers = out_ports.with_output_buffers([AudioPortBuffer {
-                latency: 0,
-                channels: AudioPortBufferType::f32_output_only(output.iter_mut().map(|b| b.as_mut_slice())),
-            }]);
-            processor
-                .process(&in_buffers, &mut out_buffers, &InputEvents::empty(), &mut OutputEvents::void(), None, None)
-                .unwrap();
+            process_stereo_block(processor, &mut in_ports, &mut out_ports, &mut input, &mut output);
         }
         if b == (WARM_UP_SECONDS * RATE_HZ as f64 / BLOCK as f64) as usize {
             rss_all = rss_bytes(); // models loaded, first windows out
