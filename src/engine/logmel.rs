@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use realfft::{RealFftPlanner, RealToComplex, num_complex::Complex};
 
-use super::manifest::{FrontendConfig, LogCompression, MelNorm, MelScale, PadMode, WindowKind};
+use super::manifest::{Framing, FrontendConfig, LogCompression, MelNorm, MelScale, PadMode, WindowKind};
 
 /// One mel band: a run of FFT bins and their weights.
 #[derive(Debug, Clone)]
@@ -255,8 +255,9 @@ impl LogMel {
 
     fn drain_frames(&mut self, frames: &mut Vec<f32>, energies: &mut Vec<FrameEnergy>) {
         let n_fft = self.cfg.n_fft;
+        let frame_len = self.cfg.frame_length();
         let hop = self.cfg.hop_length;
-        while self.next_frame_at + n_fft <= self.buffer.len() {
+        while self.next_frame_at + frame_len <= self.buffer.len() {
             let start = self.next_frame_at;
             let start_len = frames.len();
             frames.resize(start_len + self.filterbank.n_mels(), 0.0);
@@ -275,11 +276,14 @@ impl LogMel {
 
     /// Computes one frame starting at `buffer[start]` into `out`; returns its energy.
     fn frame(&mut self, start: usize, out: &mut [f32]) -> FrameEnergy {
-        let n_fft = self.cfg.n_fft;
-        let raw = &self.buffer[start..start + n_fft];
+        let frame_len = self.cfg.frame_length();
+        let raw = &self.buffer[start..start + frame_len];
         for ((dst, &x), &w) in self.fft_in.iter_mut().zip(raw).zip(&self.window) {
             *dst = x * w;
         }
+        // TensorFlow framing: the rest of the FFT input is zero padding (the FFT also uses
+        // its input as scratch, so it is rewritten every frame).
+        self.fft_in[frame_len..].fill(0.0);
         let energy = dot(raw, raw);
         self.fft
             .process_with_scratch(&mut self.fft_in, &mut self.fft_out, &mut self.fft_scratch)
@@ -301,7 +305,7 @@ impl LogMel {
             }
             LogCompression::NaturalOffset => out.iter_mut().for_each(|v| *v = ln(*v + offset)),
         }
-        energy / n_fft as f32
+        energy / frame_len as f32
     }
 
     /// Log-mel of a whole signal in one call, `[frames][n_mels]` row-major.
@@ -354,7 +358,10 @@ fn ln(x: f32) -> f32 {
 
 fn build_window(cfg: &FrontendConfig) -> Vec<f32> {
     let mut window = vec![0.0f32; cfg.n_fft];
-    let offset = (cfg.n_fft - cfg.win_length) / 2;
+    let offset = match cfg.framing {
+        Framing::Librosa => (cfg.n_fft - cfg.win_length) / 2,
+        Framing::Tensorflow => 0,
+    };
     let n = cfg.win_length as f64;
     for i in 0..cfg.win_length {
         window[offset + i] = match cfg.window {

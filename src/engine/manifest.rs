@@ -48,6 +48,19 @@ pub enum WindowKind {
     HannPeriodic,
 }
 
+/// How one analysis frame is cut from the signal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Framing {
+    /// librosa: a frame is `n_fft` samples with the `win_length` window centred in it.
+    #[default]
+    Librosa,
+    /// TensorFlow `tf.signal.stft`: a frame is `win_length` samples, windowed from its
+    /// start and zero-padded at the end to `n_fft`; frames start at `t * hop_length` and a
+    /// partial last frame is dropped (YAMNet). Needs `center = false`.
+    Tensorflow,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PadMode {
@@ -65,6 +78,9 @@ pub struct FrontendConfig {
     pub win_length: usize,
     pub hop_length: usize,
     pub window: WindowKind,
+    /// How a frame is cut (librosa unless given).
+    #[serde(default, skip_serializing_if = "is_librosa")]
+    pub framing: Framing,
     /// Centred frames: frame `t` is centred on sample `t * hop_length`.
     pub center: bool,
     pub pad_mode: PadMode,
@@ -88,7 +104,19 @@ fn one() -> f32 {
     1.0
 }
 
+fn is_librosa(f: &Framing) -> bool {
+    *f == Framing::Librosa
+}
+
 impl FrontendConfig {
+    /// Samples one frame reads from the signal.
+    pub fn frame_length(&self) -> usize {
+        match self.framing {
+            Framing::Librosa => self.n_fft,
+            Framing::Tensorflow => self.win_length,
+        }
+    }
+
     /// Seconds between two frames.
     pub fn frame_seconds(&self) -> f64 {
         self.hop_length as f64 / self.sample_rate_hz as f64
@@ -127,6 +155,9 @@ impl FrontendConfig {
                 format!("{} (f_min_hz {})", self.f_max_hz, self.f_min_hz),
                 "need 0 <= f_min_hz < f_max_hz <= sample_rate_hz / 2",
             ));
+        }
+        if self.framing == Framing::Tensorflow && self.center {
+            return Err(bad("center", "true".into(), "framing = \"tensorflow\" cuts frames from the start: set center = false"));
         }
         if !(self.power == 1.0 || self.power == 2.0) {
             return Err(bad("power", self.power.to_string(), "must be 1.0 or 2.0"));
