@@ -121,7 +121,60 @@ impl Standardiser {
     }
 }
 
-/// Weighted mean cross-entropy and its gradient for standardised inputs `xs`.
+/// Dot product with eight independent partial sums, so that it vectorises.
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Weighted cross-entropy summed over rows `rows` of `xs`, its weight sum, and (optionally)
+/// the summed gradient. `w` is class-major `[classes][dim]` so that both the logits (dot
+/// products) and the gradient (scaled row additions) run over contiguous memory.
+#[allow(clippy::too_many_arguments)]
+fn loss_and_grad_rows(
+    xs: &[f32],
+    y: &[usize],
+    rows: std::ops::Range<usize>,
+    dim: usize,
+    weights: &[f32],
+    w: &[f32],
+    b: &[f32],
+    mut grad: Option<(&mut [f32], &mut [f32])>,
+) -> (f64, f64) {
+    let k = b.len();
+    let mut logits = vec![0.0f32; k];
+    let (mut total, mut weight_sum) = (0.0f64, 0.0f64);
+    for i in rows {
+        let x = &xs[i * dim..(i + 1) * dim];
+        for (c, l) in logits.iter_mut().enumerate() {
+            *l = b[c] + dot(x, &w[c * dim..(c + 1) * dim]);
+        }
+        softmax(&mut logits);
+        let cw = weights[y[i]];
+        total += -(cw as f64) * (logits[y[i]].max(1e-12) as f64).ln();
+        weight_sum += cw as f64;
+        if let Some((gw, gb)) = grad.as_mut() {
+            logits[y[i]] -= 1.0;
+            for (c, &l) in logits.iter().enumerate() {
+                let scale = l * cw;
+                gw[c * dim..(c + 1) * dim].iter_mut().zip(x).for_each(|(g, &v)| *g += v * scale);
+                gb[c] += scale;
+            }
+        }
+    }
+    (total, weight_sum)
+}
+
+/// Weighted mean cross-entropy and its gradient for standardised inputs `xs`, with the
+/// rows split over the machine's cores.
 fn loss_and_grad(
     xs: &[f32],
     e: &Examples,
@@ -130,37 +183,33 @@ fn loss_and_grad(
     b: &[f32],
     grad: Option<(&mut [f32], &mut [f32])>,
 ) -> f32 {
-    let (k, dim) = (e.classes, e.dim);
-    let mut total = 0.0f64;
-    let mut weight_sum = 0.0f64;
-    let mut logits = vec![0.0f32; k];
-    let mut grad = grad;
-    if let Some((gw, gb)) = grad.as_mut() {
-        gw.iter_mut().for_each(|g| *g = 0.0);
-        gb.iter_mut().for_each(|g| *g = 0.0);
-    }
-    for i in 0..e.len() {
-        let x = &xs[i * dim..(i + 1) * dim];
-        logits.copy_from_slice(b);
-        for (d, &v) in x.iter().enumerate() {
-            let row = &w[d * k..(d + 1) * k];
-            logits.iter_mut().zip(row).for_each(|(l, wv)| *l += v * wv);
-        }
-        softmax(&mut logits);
-        let cw = weights[e.y[i]];
-        total += -(cw as f64) * (logits[e.y[i]].max(1e-12) as f64).ln();
-        weight_sum += cw as f64;
-        if let Some((gw, gb)) = grad.as_mut() {
-            logits[e.y[i]] -= 1.0;
-            logits.iter_mut().for_each(|l| *l *= cw);
-            for (d, &v) in x.iter().enumerate() {
-                gw[d * k..(d + 1) * k].iter_mut().zip(&logits).for_each(|(g, &l)| *g += v * l);
-            }
-            gb.iter_mut().zip(&logits).for_each(|(g, &l)| *g += l);
-        }
-    }
-    let norm = weight_sum.max(1e-12);
+    let (k, dim, n) = (e.classes, e.dim, e.len());
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).min(n / 256).max(1);
+    let chunk = n.div_ceil(threads);
+    let want_grad = grad.is_some();
+    let parts: Vec<(f64, f64, Vec<f32>, Vec<f32>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    let rows = t * chunk..((t + 1) * chunk).min(n);
+                    let (mut gw, mut gb) = if want_grad { (vec![0.0f32; k * dim], vec![0.0f32; k]) } else { (vec![], vec![]) };
+                    let g = want_grad.then_some((&mut gw[..], &mut gb[..]));
+                    let (loss, ws) = loss_and_grad_rows(xs, e.y, rows, dim, weights, w, b, g);
+                    (loss, ws, gw, gb)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("training thread")).collect()
+    });
+    let total: f64 = parts.iter().map(|p| p.0).sum();
+    let norm = parts.iter().map(|p| p.1).sum::<f64>().max(1e-12);
     if let Some((gw, gb)) = grad {
+        gw.fill(0.0);
+        gb.fill(0.0);
+        for (_, _, pw, pb) in &parts {
+            gw.iter_mut().zip(pw).for_each(|(g, p)| *g += p);
+            gb.iter_mut().zip(pb).for_each(|(g, p)| *g += p);
+        }
         gw.iter_mut().for_each(|g| *g /= norm as f32);
         gb.iter_mut().for_each(|g| *g /= norm as f32);
     }
@@ -207,11 +256,12 @@ pub fn train(train: &Examples, held_out: &Examples, settings: &TrainSettings, mu
     }
     let (held_out_loss, best_epoch, w, b) = best;
     // Fold the standardisation in: x_s = (x - mean) * scale.
+    // Training works class-major (`w[c * dim + d]`); the head is stored `[dim][classes]`.
     let mut weights = vec![0.0f32; dim * k];
     let mut bias = b.clone();
     for d in 0..dim {
         for c in 0..k {
-            let wv = w[d * k + c] * std.scale[d];
+            let wv = w[c * dim + d] * std.scale[d];
             weights[d * k + c] = wv;
             bias[c] -= wv * std.mean[d];
         }
