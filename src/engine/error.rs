@@ -55,6 +55,8 @@ pub enum ModelError {
         "no model named '{name}'. Available: {available}. Give a built-in or installed name, or the path of a manifest.toml or a model folder"
     )]
     UnknownModel { name: String, available: String },
+    #[error("model '{name}' cannot be used: {hint}")]
+    NotInstalled { name: String, hint: String },
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
     #[error("ONNX Runtime could not load model '{model}': {reason}")]

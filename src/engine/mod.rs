@@ -11,6 +11,7 @@ pub mod manifest;
 pub mod model;
 pub mod resample;
 pub mod runtime;
+pub mod yamnet;
 
 pub use analysis::{AnalysisSettings, Analyzer, FileAnalysis, TrackSummary, WindowPrediction, analyze_file};
 pub use error::{AnalysisError, DecodeError, ModelError, RuntimeError};

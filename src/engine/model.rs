@@ -102,16 +102,22 @@ fn resolve_all(raw: Vec<Unresolved>, problems: &mut Vec<ModelError>) -> Vec<Mode
 fn attach_backbone(u: Unresolved, full_models: &[ModelEntry]) -> Result<ModelEntry, ModelError> {
     let wanted = u.file.backbone.clone().expect("a head names its backbone");
     let backbone = full_models.iter().find(|e| e.manifest.name == wanted && e.backbone.is_none()).ok_or_else(|| {
-        ModelError::InvalidManifest {
-            path: u.manifest_path.clone(),
-            reason: format!(
-                "it is a head on backbone '{wanted}', which is not installed; put the '{wanted}' model folder into {}",
-                user_models_dir().display()
-            ),
+        ModelError::NotInstalled {
+            name: u.file.name.clone(),
+            hint: format!("it is a head on backbone '{wanted}'. {}", missing_model_hint(&wanted)),
         }
     })?;
     let manifest = u.file.resolve(Some(&backbone.manifest.frontend)).expect("front-end given");
     Ok(ModelEntry { manifest, origin: u.origin, backbone: Some(Box::new(backbone.clone())) })
+}
+
+/// What to do about a model that is not installed.
+fn missing_model_hint(name: &str) -> String {
+    if name == super::yamnet::NAME {
+        super::yamnet::install_hint()
+    } else {
+        format!("'{name}' is not installed: put its model folder into {}", user_models_dir().display())
+    }
 }
 
 /// Built-in models, then installed ones. Installed folders with a broken manifest (or a head
@@ -145,8 +151,15 @@ pub fn resolve(spec: &str) -> Result<ModelEntry, ModelError> {
         return Ok(e.clone());
     }
     // A model that exists but cannot be used: say why, not just "unknown".
-    if let Some(p) = problems.into_iter().find(|p| p.to_string().contains(&format!("/{spec}/"))) {
+    let names_it = |p: &ModelError| match p {
+        ModelError::NotInstalled { name, .. } => name == spec,
+        other => other.to_string().contains(&format!("/{spec}/")),
+    };
+    if let Some(p) = problems.into_iter().find(names_it) {
         return Err(p);
+    }
+    if spec == super::yamnet::NAME {
+        return Err(ModelError::NotInstalled { name: spec.to_string(), hint: super::yamnet::install_hint() });
     }
     Err(ModelError::UnknownModel {
         name: spec.to_string(),

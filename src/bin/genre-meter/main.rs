@@ -22,6 +22,12 @@ enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// List the built-in and installed models with their labels.
     Models,
+    /// Install a YAMNet ONNX export (patch input) and its class map as the `yamnet` backbone.
+    InstallYamnet {
+        /// The `.onnx` file, or a folder holding `yamnet_patch.onnx`; `yamnet_class_map.csv`
+        /// must be beside it.
+        path: std::path::PathBuf,
+    },
     /// Train a genre head on a backbone's embeddings from labelled folders or a CSV list.
     Train(train::TrainArgs),
     /// Score a model on labelled audio: accuracy, balanced accuracy, per-genre P/R/F1,
@@ -34,6 +40,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Models => list_models(),
+        Command::InstallYamnet { path } => install_yamnet(&path),
         Command::Train(args) => train::train(args),
         Command::Eval(args) => train::eval(args),
     }
@@ -59,16 +66,39 @@ fn list_models() -> ExitCode {
             m.labels.names.len(),
             m.labels.genres.len()
         );
-        let labels: Vec<String> = m
-            .labels
-            .names
-            .iter()
-            .map(|l| if m.labels.genres.contains(l) { format!("{l}*") } else { l.clone() })
-            .collect();
-        println!("  labels (* = genre): {}", labels.join(", "));
+        if m.labels.names.len() > 60 && !m.labels.genres.is_empty() {
+            // YAMNet's 521 AudioSet classes: the genre view is what matters here.
+            let others = m.labels.names.len() - m.labels.genres.len();
+            println!("  genres: {} (and {others} other labels, all in --format json)", m.labels.genres.join(", "));
+        } else {
+            let labels: Vec<String> = m
+                .labels
+                .names
+                .iter()
+                .map(|l| if m.labels.genres.contains(l) { format!("{l}*") } else { l.clone() })
+                .collect();
+            println!("  labels (* = genre): {}", labels.join(", "));
+        }
     }
     for p in &problems {
-        println!("\nunusable installed model: {p}");
+        println!("\nunavailable: {p}");
     }
     if entries.is_empty() { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+fn install_yamnet(path: &std::path::Path) -> ExitCode {
+    match genre_meter::engine::yamnet::install(path, &model::user_models_dir()) {
+        Ok(dir) => {
+            println!(
+                "installed YAMNet into {}: `--model yamnet` gives AudioSet's music genres, and heads on it \
+                 (`genre-meter train --backbone yamnet`) can be trained and used",
+                dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
