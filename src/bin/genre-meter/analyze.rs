@@ -31,6 +31,10 @@ pub struct AnalyzeArgs {
     /// How many labels to show per file (table and the JSON `top` list).
     #[arg(long, default_value_t = 5)]
     pub top: usize,
+    /// Show only the model's genre labels (YAMNet: AudioSet's music genres, not its other
+    /// sound classes; msd-musicnn: its genre tags, not moods or eras).
+    #[arg(long)]
+    pub genres_only: bool,
     /// Model name (see `genre-meter models`) or path of a model folder or manifest.toml.
     #[arg(long, default_value = model::DEFAULT_MODEL)]
     pub model: String,
@@ -105,9 +109,10 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
     let model = &entry.manifest;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    let top = output::Top { count: args.top, genres_only: args.genres_only };
     let written = match args.format {
-        Format::Table => output::table(&mut out, &results, model, args.top, args.timeline),
-        Format::Json => output::json(&mut out, &results, model, args.top, args.timeline),
+        Format::Table => output::table(&mut out, &results, model, top, args.timeline),
+        Format::Json => output::json(&mut out, &results, model, top, args.timeline),
         Format::Csv => output::csv(&mut out, &results, model, args.timeline),
     };
     if let Err(e) = written {

@@ -18,7 +18,22 @@ fn is_genre(model: &Manifest, i: usize) -> bool {
     model.labels.genres.contains(&model.labels.names[i])
 }
 
-pub fn table(out: &mut impl Write, results: &[FileResult], model: &Manifest, top: usize, timeline: bool) -> io::Result<()> {
+/// Which labels a file's top list shows.
+#[derive(Clone, Copy)]
+pub struct Top {
+    pub count: usize,
+    /// Only the model's genre labels (e.g. AudioSet's music genres of YAMNet's 521 classes).
+    pub genres_only: bool,
+}
+
+impl Top {
+    fn labels(self, model: &Manifest, p: &[f32]) -> impl Iterator<Item = usize> {
+        let genres_only = self.genres_only && !model.labels.genres.is_empty();
+        ranked(p).into_iter().filter(move |&i| !genres_only || is_genre(model, i)).take(self.count)
+    }
+}
+
+pub fn table(out: &mut impl Write, results: &[FileResult], model: &Manifest, top: Top, timeline: bool) -> io::Result<()> {
     let marks_genres = !model.labels.genres.is_empty() && model.labels.genres.len() < model.labels.names.len();
     for r in results {
         writeln!(out, "{}", r.path.display())?;
@@ -47,7 +62,7 @@ pub fn table(out: &mut impl Write, results: &[FileResult], model: &Manifest, top
                         writeln!(out, "  top genre: {} ({:.3})", model.labels.names[g], p[g])?;
                     }
                 }
-                for i in ranked(p).into_iter().take(top) {
+                for i in top.labels(model, p) {
                     let mark = if marks_genres && is_genre(model, i) { "  [genre]" } else { "" };
                     writeln!(out, "  {:<24} {:.3}{mark}", model.labels.names[i], p[i])?;
                 }
@@ -58,9 +73,8 @@ pub fn table(out: &mut impl Write, results: &[FileResult], model: &Manifest, top
             for w in &a.windows {
                 let labels = match &w.probabilities {
                     None => "(silence)".to_string(),
-                    Some(p) => ranked(p)
-                        .into_iter()
-                        .take(top.min(3))
+                    Some(p) => Top { count: top.count.min(3), ..top }
+                        .labels(model, p)
                         .map(|i| format!("{} {:.2}", model.labels.names[i], p[i]))
                         .collect::<Vec<_>>()
                         .join(", "),
@@ -87,7 +101,7 @@ fn window_json(model: &Manifest, w: &WindowPrediction) -> Value {
     })
 }
 
-pub fn json(out: &mut impl Write, results: &[FileResult], model: &Manifest, top: usize, timeline: bool) -> io::Result<()> {
+pub fn json(out: &mut impl Write, results: &[FileResult], model: &Manifest, top: Top, timeline: bool) -> io::Result<()> {
     let files: Vec<Value> = results
         .iter()
         .map(|r| match &r.outcome {
@@ -98,9 +112,7 @@ pub fn json(out: &mut impl Write, results: &[FileResult], model: &Manifest, top:
                     .probabilities
                     .as_ref()
                     .map(|p| {
-                        ranked(p)
-                            .into_iter()
-                            .take(top)
+                        top.labels(model, p)
                             .map(|i| json!({ "label": model.labels.names[i], "probability": p[i], "genre": is_genre(model, i) }))
                             .collect()
                     })
