@@ -160,6 +160,33 @@ fn inference() {
         percentile(&head_ms, 0.99),
         100.0 * percentile(&head_ms, 0.5) / percentile(&ms, 0.5)
     );
+    inference_yamnet();
+}
+
+/// YAMNet and its gtzan10 head, when the user has installed YAMNet (it cannot ship).
+fn inference_yamnet() {
+    let Ok(entry) = model::resolve("gtzan10-yamnet") else {
+        println!("inference: YAMNet not installed (`genre-meter install-yamnet`), skipped");
+        return;
+    };
+    let model = entry.load().unwrap();
+    let fe = &model.manifest().frontend;
+    let x = synth_clip(fe.patch_seconds() + 0.1, fe.sample_rate_hz);
+    let patch = LogMel::compute(fe, &x)[..model.patch_len()].to_vec();
+    let ms = timed(300, || {
+        std::hint::black_box(model.infer(&patch, 1).unwrap());
+    });
+    let front_ms = timed(300, || {
+        std::hint::black_box(LogMel::compute(fe, &x));
+    });
+    println!(
+        "inference: YAMNet + gtzan10-yamnet head, one {:.2} s patch, batch 1, 1 thread: median {:.2} ms, p99 {:.2} ms ({:.2} % of a core at a 1 s hop); its log-mel front-end {:.3} ms a patch",
+        fe.patch_seconds(),
+        percentile(&ms, 0.5),
+        percentile(&ms, 0.99),
+        100.0 * percentile(&ms, 0.5) / 1e3,
+        percentile(&front_ms, 0.5)
+    );
 }
 
 fn bench_files() -> Vec<PathBuf> {

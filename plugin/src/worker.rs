@@ -23,7 +23,7 @@ use crate::model_cache;
 use crate::params::{GenreMeterParams, Verdict};
 
 /// How often the worker wakes to drain the queue and read its requests.
-const POLL_INTERVAL: Duration = Duration::from_millis(20);
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// Windows kept for the timeline export (4 hours at a 1 s hop); older ones are forgotten.
 pub const TIMELINE_MAX_WINDOWS: usize = 14_400;
 /// Windows quieter than this are silence, as in the CLI.

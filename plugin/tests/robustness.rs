@@ -44,7 +44,7 @@ fn hostile_input_passes_through_and_publishes_no_nan() {
 fn silence_is_reported_as_silence() {
     let entry = load_entry();
     let mut instance = new_instance(&entry);
-    let silence = vec![vec![0.0f32; 48_000 * 5]; 2];
+    let silence = vec![vec![0.0f32; 48_000 * 10]; 2];
     play(&mut instance, 48_000.0, 512, &silence);
     let verdict = verdict(&mut instance);
     assert_eq!(verdict["windows"], 0, "no silent window is classified as a genre");

@@ -14,7 +14,7 @@ fn main() -> ExitCode {
         Some("analyze") => analyze(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("bench") => bench(&args[1..]),
-        _ => return match nice_plug_xtask::main() {
+        _ => return match nice_plug_xtask::main().map_err(|e| e.to_string()).and_then(|()| copy_standalone(&args)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -29,6 +29,23 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// nice-plug's bundler writes the CLAP and VST3 bundles only; after `bundle
+/// genre-meter-plugin` the standalone app goes beside them as `target/bundled/Genre Meter`.
+fn copy_standalone(args: &[String]) -> Result<(), String> {
+    let bundles_plugin = args.first().is_some_and(|a| a == "bundle" || a == "bundle-universal")
+        && args.iter().any(|a| a == "genre-meter-plugin");
+    if !bundles_plugin {
+        return Ok(());
+    }
+    let profile = if args.iter().any(|a| a == "--release") { "release" } else { "debug" };
+    let target = workspace_root().join("target");
+    let built = target.join(profile).join("genre-meter-plugin");
+    let dest = target.join("bundled").join("Genre Meter");
+    std::fs::copy(&built, &dest).map_err(|e| format!("copying the standalone app {} to {}: {e}", built.display(), dest.display()))?;
+    println!("Created a standalone app at '{}'", dest.display());
+    Ok(())
 }
 
 fn workspace_root() -> PathBuf {

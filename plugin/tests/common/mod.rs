@@ -23,6 +23,26 @@ impl HostHandlers for TestHost {
     type Shared<'a> = TestShared;
     type MainThread<'a> = ();
     type AudioProcessor<'a> = ();
+
+    fn declare_extensions(builder: &mut HostExtensions<Self>, _shared: &Self::Shared<'_>) {
+        builder.register::<clack_extensions::gui::HostGui>();
+    }
+}
+
+/// The host side of the gui extension, as every DAW offers it: resize requests are granted
+/// (the test's parent window is larger than any editor size it asks for).
+impl clack_extensions::gui::HostGuiImpl for TestShared {
+    fn resize_hints_changed(&self) {}
+    fn request_resize(&self, _size: clack_extensions::gui::GuiSize) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn request_show(&self) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn request_hide(&self) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn closed(&self, _was_destroyed: bool) {}
 }
 
 /// The cdylib cargo built next to this test executable (`target/<profile>/deps`).
@@ -207,14 +227,22 @@ pub fn music_clip(rate_hz: u32, seconds: f64) -> (Vec<f32>, Vec<f32>) {
     (left, right)
 }
 
+/// The engine's settings at the plugin's defaults (`genre-meter analyze --hop 3`).
+pub fn plugin_default_settings() -> genre_meter::engine::AnalysisSettings {
+    genre_meter::engine::AnalysisSettings {
+        hop_seconds: genre_meter_plugin::params::DEFAULT_HOP_SECONDS as f64,
+        ..Default::default()
+    }
+}
+
 /// The engine's whole-piece probabilities for mono samples at `rate_hz`, as the CLI
-/// computes them for a file (default settings).
+/// computes them for a file with `--hop` set to the plugin's default hop.
 pub fn engine_probabilities(mono: &[f32], rate_hz: u32) -> Vec<f32> {
-    use genre_meter::engine::{AnalysisSettings, Analyzer};
+    use genre_meter::engine::Analyzer;
     let model = std::sync::Arc::new(genre_meter::engine::model::resolve(genre_meter::engine::DEFAULT_MODEL)
         .and_then(|e| e.load())
         .expect("default model loads"));
-    let mut analyzer = Analyzer::new(model, rate_hz, AnalysisSettings::default());
+    let mut analyzer = Analyzer::new(model, rate_hz, plugin_default_settings());
     let mut windows = Vec::new();
     for chunk in mono.chunks(8192) {
         analyzer.push(chunk, &mut windows).expect("engine push");
