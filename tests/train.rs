@@ -3,7 +3,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use genre_meter::engine::ModelEntry;
 use genre_meter::engine::manifest::{InputSpec, Labels, ManifestFile, OutputActivation, OutputSpec};
@@ -12,13 +12,7 @@ use genre_meter::train::softmax::SoftmaxHead;
 use sha2::{Digest, Sha256};
 
 fn genre_meter(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_genre-meter"))
-        .args(args)
-        .env("GENRE_METER_HOME", home)
-        // The user folder is a temporary one; the runtime library stays the installed one.
-        .env("GENRE_METER_ORT_LIB", genre_meter::engine::runtime::locate_library().expect("ONNX Runtime installed"))
-        .output()
-        .expect("run genre-meter")
+    common::genre_meter_cli(home, args)
 }
 
 /// Three easily told apart "genres": low drones, bright noise bursts, and the chord music.

@@ -5,7 +5,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use genre_meter::engine::logmel::LogMel;
 use genre_meter::engine::{ModelEntry, yamnet};
@@ -123,12 +123,7 @@ fn a_wrong_onnx_is_refused_and_nothing_is_left_installed() {
 }
 
 fn genre_meter(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_genre-meter"))
-        .args(args)
-        .env("GENRE_METER_HOME", home)
-        .env("GENRE_METER_ORT_LIB", genre_meter::engine::runtime::locate_library().expect("ONNX Runtime installed"))
-        .output()
-        .expect("run genre-meter")
+    common::genre_meter_cli(home, args)
 }
 
 fn text(o: &Output) -> String {

@@ -321,7 +321,7 @@ impl LogMel {
 /// Dot product with eight independent partial sums, so that the compiler can vectorise it
 /// (a single running f32 sum is a chain of dependent adds).
 #[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();

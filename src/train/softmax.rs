@@ -2,6 +2,8 @@
 //! standardised inputs, class weights for unbalanced genres, L2 regularisation, Adam, and
 //! early stopping on held-out files.
 
+use crate::engine::logmel::dot;
+
 /// Training data: one row per window.
 pub struct Examples<'a> {
     /// `[n][dim]` row-major.
@@ -119,20 +121,6 @@ impl Standardiser {
         }
         out
     }
-}
-
-/// Dot product with eight independent partial sums, so that it vectorises.
-#[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
 }
 
 /// Weighted cross-entropy summed over rows `rows` of `xs`, its weight sum, and (optionally)

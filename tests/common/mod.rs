@@ -128,3 +128,14 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "lengths differ");
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
+
+/// Runs the `genre-meter` binary with `home` as its user folder; the ONNX Runtime library
+/// stays the installed one.
+pub fn genre_meter_cli(home: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_genre-meter"))
+        .args(args)
+        .env("GENRE_METER_HOME", home)
+        .env("GENRE_METER_ORT_LIB", genre_meter::engine::runtime::locate_library().expect("ONNX Runtime installed"))
+        .output()
+        .expect("run genre-meter")
+}
