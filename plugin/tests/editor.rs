@@ -71,6 +71,18 @@ fn picture_stats(conn: &RustConnection, window: u32, size: GuiSize) -> (usize, f
     (colours.len(), drawn)
 }
 
+/// Waits (up to 15 s, for a loaded machine) until the editor has painted its area.
+fn wait_for_picture(conn: &RustConnection, window: u32, size: GuiSize) -> (usize, f64) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (colours, drawn) = picture_stats(conn, window, size);
+        if (colours >= 8 && drawn > 0.9) || Instant::now() > deadline {
+            return (colours, drawn);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 #[test]
 fn editor_opens_draws_resizes_and_closes_in_a_host_window_repeatedly() {
     let Some((_display, conn, screen_num)) = display() else {
@@ -113,12 +125,13 @@ fn editor_opens_draws_resizes_and_closes_in_a_host_window_repeatedly() {
         )
         .unwrap();
         conn.map_window(parent).unwrap();
-        conn.flush().unwrap();
+        // A round trip, so that the window exists on the server before the plugin's own
+        // connection reparents into it.
+        conn.get_input_focus().unwrap().reply().unwrap();
         // SAFETY: `parent` lives until after gui.destroy below.
         unsafe { gui.set_parent(&plugin, Window::from_x11_handle(parent as _)) }.expect("gui.set_parent");
         gui.show(&plugin).expect("gui.show");
-        std::thread::sleep(Duration::from_millis(1500));
-        let (colours, drawn) = picture_stats(&conn, parent, size);
+        let (colours, drawn) = wait_for_picture(&conn, parent, size);
         eprintln!("round {round}: editor {}x{}, {colours} colours, {:.0} % drawn", size.width, size.height, drawn * 100.0);
         assert!(colours >= 8 && drawn > 0.9, "round {round}: the editor drew nothing ({colours} colours, {drawn})");
 
@@ -126,10 +139,9 @@ fn editor_opens_draws_resizes_and_closes_in_a_host_window_repeatedly() {
             let bigger = GuiSize { width: size.width + 160, height: size.height + 120 };
             let wanted = gui.adjust_size(&plugin, bigger).unwrap_or(bigger);
             gui.set_size(&plugin, wanted).expect("gui.set_size");
-            std::thread::sleep(Duration::from_millis(700));
             let now = gui.get_size(&plugin).expect("gui.get_size after resize");
             assert_eq!((now.width, now.height), (wanted.width, wanted.height), "round {round}: resized");
-            let (colours, drawn) = picture_stats(&conn, parent, now);
+            let (colours, drawn) = wait_for_picture(&conn, parent, now);
             assert!(colours >= 8 && drawn > 0.9, "round {round}: nothing drawn after resizing ({colours} colours, {drawn})");
         }
 
@@ -138,7 +150,7 @@ fn editor_opens_draws_resizes_and_closes_in_a_host_window_repeatedly() {
         // As a DAW does: the plugin's window goes first, then the host's.
         std::thread::sleep(Duration::from_millis(200));
         conn.destroy_window(parent).unwrap();
-        conn.flush().unwrap();
+        conn.get_input_focus().unwrap().reply().unwrap();
     }
     // The editor's threads end with it.
     let deadline = Instant::now() + Duration::from_secs(5);
