@@ -71,6 +71,20 @@ fn picture_stats(conn: &RustConnection, window: u32, size: GuiSize) -> (usize, f
     (colours.len(), drawn)
 }
 
+/// Writes the editor's picture as a binary PPM (for the documentation's screenshots).
+fn save_ppm(conn: &RustConnection, window: u32, size: GuiSize, path: &std::path::Path) {
+    let image = conn
+        .get_image(ImageFormat::Z_PIXMAP, window, 0, 0, size.width as u16, size.height as u16, !0)
+        .unwrap()
+        .reply()
+        .unwrap();
+    let mut ppm = format!("P6\n{} {}\n255\n", size.width, size.height).into_bytes();
+    for p in image.data.chunks_exact(4) {
+        ppm.extend_from_slice(&[p[2], p[1], p[0]]);
+    }
+    std::fs::write(path, ppm).unwrap();
+}
+
 /// Waits (up to 15 s, for a loaded machine) until the editor has painted its area.
 fn wait_for_picture(conn: &RustConnection, window: u32, size: GuiSize) -> (usize, f64) {
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -93,6 +107,20 @@ fn editor_opens_draws_resizes_and_closes_in_a_host_window_repeatedly() {
 
     let entry = load_entry();
     let mut instance = new_instance(&entry);
+    // For the documentation's screenshots: GENRE_METER_EDITOR_MODEL chooses the model,
+    // GENRE_METER_EDITOR_PARAMS (state JSON, e.g. `{"hop":{"f32":0.5}}`) sets parameters,
+    // GENRE_METER_EDITOR_SCREENSHOT=<file.ppm> saves the first picture.
+    let mut state = state_json(&mut instance);
+    if let Ok(model) = std::env::var("GENRE_METER_EDITOR_MODEL") {
+        state["fields"]["model"] = serde_json::json!(serde_json::to_string(&model).unwrap());
+    }
+    if let Ok(params) = std::env::var("GENRE_METER_EDITOR_PARAMS") {
+        let params: serde_json::Value = serde_json::from_str(&params).expect("GENRE_METER_EDITOR_PARAMS is JSON");
+        for (name, value) in params.as_object().expect("a JSON object") {
+            state["params"][name] = value.clone();
+        }
+    }
+    load_state_json(&mut instance, &state);
     // Some audio first, so that the meter has bars, history and a verdict to draw.
     let (left, right) = music_clip(48_000, 7.0);
     play(&mut instance, 48_000.0, 512, &[left, right]);
@@ -133,6 +161,9 @@ fn editor_opens_draws_resizes_and_closes_in_a_host_window_repeatedly() {
         gui.show(&plugin).expect("gui.show");
         let (colours, drawn) = wait_for_picture(&conn, parent, size);
         eprintln!("round {round}: editor {}x{}, {colours} colours, {:.0} % drawn", size.width, size.height, drawn * 100.0);
+        if let (0, Some(path)) = (round, std::env::var_os("GENRE_METER_EDITOR_SCREENSHOT")) {
+            save_ppm(&conn, parent, size, std::path::Path::new(&path));
+        }
         assert!(colours >= 8 && drawn > 0.9, "round {round}: the editor drew nothing ({colours} colours, {drawn})");
 
         if gui.can_resize(&plugin) {
