@@ -12,9 +12,10 @@ use serde::{Deserialize, Serialize};
 pub const RESPONSE_SECONDS_RANGE: (f32, f32) = (0.0, 30.0);
 /// Range of the analysis hop: the time between the starts of two analysis windows.
 pub const HOP_SECONDS_RANGE: (f32, f32) = (0.5, 3.0);
-/// Default hop: one musicnn patch (2.99 s), windows side by side as musicnn itself
-/// analyses. musicnn costs ~38 ms a window on one core here, so a 1 s hop would take
-/// ~4 % of a core, a 3 s hop ~1.3 %; the response-time smoothing hides the coarser steps.
+/// Default hop; the worker caps it at the model's window (`worker::window_hop`), so the
+/// default gives windows side by side: musicnn's 2.99 s as musicnn itself analyses, YAMNet's
+/// 0.96 s. musicnn costs ~38 ms a window on one core here, so a 1 s hop would take ~4 % of
+/// a core, the default ~1.3 %; the response-time smoothing hides the coarser steps.
 pub const DEFAULT_HOP_SECONDS: f32 = 3.0;
 
 #[derive(Params)]

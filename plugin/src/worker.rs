@@ -29,6 +29,13 @@ pub const TIMELINE_MAX_WINDOWS: usize = 14_400;
 /// Windows quieter than this are silence, as in the CLI.
 const SILENCE_THRESHOLD_DBFS: f32 = -60.0;
 
+/// The hop between window starts for `model`: the *Analysis hop* parameter, but never more
+/// than one window, so that no audio goes unanalysed. musicnn's window is 2.99 s (the
+/// default 3 s hop gives windows one after another), YAMNet's 0.96 s.
+pub fn window_hop(requested_seconds: f64, model: &LoadedModel) -> f64 {
+    requested_seconds.min(model.manifest().frontend.patch_seconds())
+}
+
 /// Analysis state that outlives one activation: handed to the thread when it starts and
 /// handed back when it stops.
 pub struct Carry {
@@ -177,10 +184,18 @@ impl Run {
         }
     }
 
+    /// The hop in use: the parameter, capped at the current model's window.
+    fn effective_hop(&self) -> f64 {
+        match &self.carry.model {
+            Some(model) => window_hop(self.hop_seconds, model),
+            None => self.hop_seconds,
+        }
+    }
+
     fn new_analyzer(&mut self, model: Arc<LoadedModel>) -> Analyzer {
         self.classified_by_analyzer = 0;
         let settings = AnalysisSettings {
-            hop_seconds: self.hop_seconds,
+            hop_seconds: window_hop(self.hop_seconds, &model),
             silence_threshold_dbfs: SILENCE_THRESHOLD_DBFS,
             batch_windows: 1,
             ..AnalysisSettings::default()
@@ -332,7 +347,8 @@ impl Run {
             return;
         }
         let response = self.params.response_seconds.value() as f64;
-        let alpha = if response <= 0.0 { 1.0 } else { 1.0 - (-self.hop_seconds / response).exp() } as f32;
+        let hop = self.effective_hop();
+        let alpha = if response <= 0.0 { 1.0 } else { 1.0 - (-hop / response).exp() } as f32;
         let show_all = self.params.show_all_labels.value();
         let genre_indices = self.carry_genre_indices(show_all);
         let windows = std::mem::take(&mut self.windows);
@@ -405,9 +421,10 @@ impl Run {
     }
 
     fn publish(&mut self) {
+        let hop = self.effective_hop() as f32;
         let snap = &mut self.carry.snapshot;
         snap.sequence += 1;
-        snap.hop_seconds = self.hop_seconds as f32;
+        snap.hop_seconds = hop;
         snap.verdict_windows = self.verdict.windows;
         snap.verdict_silent_windows = self.verdict.silent_windows;
         snap.analysed_seconds = self.verdict.analysed_seconds;

@@ -56,8 +56,8 @@ fn matches_engine_and_passes_audio_at_96000_hz() {
 }
 
 /// The CLI path proper: the same clip written as a WAV file and analysed by
-/// `genre_meter::engine::analyze_file` (what `genre-meter analyze --hop 3` runs; 3 s is the
-/// plugin's default hop).
+/// `genre_meter::engine::analyze_file` (what `genre-meter analyze --hop patch` runs: the
+/// plugin's default hop gives windows one after another).
 #[test]
 fn matches_cli_analysis_of_a_wav_file() {
     let rate_hz = 48_000;
@@ -73,7 +73,7 @@ fn matches_cli_analysis_of_a_wav_file() {
     }
     writer.finalize().unwrap();
     let model = std::sync::Arc::new(genre_meter::engine::model::resolve(genre_meter::engine::DEFAULT_MODEL).unwrap().load().unwrap());
-    let cli = genre_meter::engine::analyze_file(&path, &model, &plugin_default_settings()).unwrap();
+    let cli = genre_meter::engine::analyze_file(&path, &model, &plugin_default_settings_for(&model)).unwrap();
     let cli_probabilities = cli.summary.probabilities.unwrap();
     std::fs::remove_dir_all(&dir).ok();
 

@@ -55,7 +55,8 @@ fn silence_is_reported_as_silence() {
     let model = std::sync::Arc::new(
         genre_meter::engine::model::resolve(genre_meter::engine::DEFAULT_MODEL).and_then(|e| e.load()).unwrap(),
     );
-    let mut analyzer = genre_meter::engine::Analyzer::new(model, 48_000, plugin_default_settings());
+    let settings = plugin_default_settings_for(&model);
+    let mut analyzer = genre_meter::engine::Analyzer::new(model, 48_000, settings);
     let mut windows = Vec::new();
     analyzer.push(&silence[0], &mut windows).unwrap();
     let summary = analyzer.finish(&mut windows).unwrap();

@@ -90,7 +90,8 @@ fn a_head_trained_on_own_genre_folders_runs_in_the_plugin() {
     assert!(p[drone_at] > 0.5, "a drone it was trained on is called drone: {verdict}");
     // The same numbers as the engine (the CLI) gives with the new model.
     let loaded = Arc::new(model::resolve("my-genres").and_then(|e| e.load()).unwrap());
-    let mut analyzer = genre_meter::engine::Analyzer::new(loaded, 44_100, plugin_default_settings());
+    let settings = plugin_default_settings_for(&loaded);
+    let mut analyzer = genre_meter::engine::Analyzer::new(loaded, 44_100, settings);
     let mut windows = Vec::new();
     analyzer.push(&clip, &mut windows).unwrap();
     let engine = analyzer.finish(&mut windows).unwrap().probabilities.unwrap();
@@ -135,7 +136,8 @@ fn yamnet_and_its_head_run_in_the_plugin_once_installed_and_match_the_engine() {
         assert_eq!(plugin.len(), labels, "{name}");
 
         let loaded = Arc::new(model::resolve(name).and_then(|e| e.load()).unwrap());
-        let mut analyzer = genre_meter::engine::Analyzer::new(loaded, 48_000, plugin_default_settings());
+        let settings = plugin_default_settings_for(&loaded);
+        let mut analyzer = genre_meter::engine::Analyzer::new(loaded, 48_000, settings);
         let mut windows = Vec::new();
         analyzer.push(&downmix(&left, &right), &mut windows).unwrap();
         let engine = analyzer.finish(&mut windows).unwrap().probabilities.unwrap();

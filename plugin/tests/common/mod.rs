@@ -227,12 +227,11 @@ pub fn music_clip(rate_hz: u32, seconds: f64) -> (Vec<f32>, Vec<f32>) {
     (left, right)
 }
 
-/// The engine's settings at the plugin's defaults (`genre-meter analyze --hop 3`).
-pub fn plugin_default_settings() -> genre_meter::engine::AnalysisSettings {
-    genre_meter::engine::AnalysisSettings {
-        hop_seconds: genre_meter_plugin::params::DEFAULT_HOP_SECONDS as f64,
-        ..Default::default()
-    }
+/// The engine's settings at the plugin's defaults for `model`: windows one after another
+/// (`genre-meter analyze --hop patch`), the default 3 s hop capped at the model's window.
+pub fn plugin_default_settings_for(model: &genre_meter::engine::LoadedModel) -> genre_meter::engine::AnalysisSettings {
+    let hop = genre_meter_plugin::worker::window_hop(genre_meter_plugin::params::DEFAULT_HOP_SECONDS as f64, model);
+    genre_meter::engine::AnalysisSettings { hop_seconds: hop, ..Default::default() }
 }
 
 /// The engine's whole-piece probabilities for mono samples at `rate_hz`, as the CLI
@@ -242,7 +241,8 @@ pub fn engine_probabilities(mono: &[f32], rate_hz: u32) -> Vec<f32> {
     let model = std::sync::Arc::new(genre_meter::engine::model::resolve(genre_meter::engine::DEFAULT_MODEL)
         .and_then(|e| e.load())
         .expect("default model loads"));
-    let mut analyzer = Analyzer::new(model, rate_hz, plugin_default_settings());
+    let settings = plugin_default_settings_for(&model);
+    let mut analyzer = Analyzer::new(model, rate_hz, settings);
     let mut windows = Vec::new();
     for chunk in mono.chunks(8192) {
         analyzer.push(chunk, &mut windows).expect("engine push");
