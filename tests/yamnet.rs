@@ -72,7 +72,8 @@ fn frontend_matches_the_log_mel_inside_the_yamnet_graph() {
     let mean = sum / count as f64;
     eprintln!("YAMNet log-mel vs the graph's front-end: max abs diff {worst:.2e}, mean {mean:.2e}");
     // ln(mel + 0.001) magnifies float32 rounding in near-empty bands (close to ln 0.001 =
-    // -6.9): a float64 NumPy front-end differs from the graph by up to 1.3e-3 there.
+    // -6.9): a float64 NumPy front-end differs from the graph by up to 1.3e-3 there
+    // (benches/python/yamnet_frontend_reference.py).
     assert!(worst < 1e-2, "max abs diff {worst}");
     assert!(mean < 1e-4, "mean abs diff {mean}");
 }
@@ -131,17 +132,33 @@ fn text(o: &Output) -> String {
 }
 
 #[test]
-fn cli_says_how_to_install_yamnet_then_analyses_with_it_and_its_head() {
+fn cli_says_how_to_install_yamnet_then_analyses_and_trains_heads_with_it() {
     let dir = require_yamnet!();
     let home = tempfile::tempdir().unwrap();
     let clip = home.path().join("clip.wav");
     common::write_wav_f32(&clip, 44_100, 2, &common::interleave(&common::synth_music(44_100, 6.0), 2));
     let clip = clip.to_str().unwrap();
+    // Two "genres" of the user's own: chords and low drones.
+    let data = home.path().join("my-genres");
+    for (genre, variant) in [("chords", 0usize), ("chords", 1), ("chords", 2), ("drone", 0), ("drone", 1), ("drone", 2)] {
+        std::fs::create_dir_all(data.join(genre)).unwrap();
+        let audio = if genre == "chords" {
+            common::synth_music(22_050, 4.0 + variant as f64)
+        } else {
+            let f = 55.0 * (1.0 + 0.1 * variant as f32);
+            (0..22_050 * 4).map(|i| 0.4 * (std::f32::consts::TAU * f * i as f32 / 22_050.0).sin()).collect()
+        };
+        common::write_wav_f32(&data.join(genre).join(format!("{variant}.wav")), 22_050, 1, &audio);
+    }
+    let data = data.to_str().unwrap();
 
-    for model in ["yamnet", "gtzan10-yamnet"] {
-        let before = genre_meter(home.path(), &["analyze", "--model", model, clip]);
-        assert!(!before.status.success());
-        assert!(text(&before).contains("install-yamnet"), "{model} without YAMNet: {}", text(&before));
+    let before = [
+        genre_meter(home.path(), &["analyze", "--model", "yamnet", clip]),
+        genre_meter(home.path(), &["train", "--data", data, "--backbone", "yamnet", "--out", "mine"]),
+    ];
+    for o in &before {
+        assert!(!o.status.success());
+        assert!(text(o).contains("install-yamnet"), "without YAMNet: {}", text(o));
     }
 
     let install = genre_meter(home.path(), &["install-yamnet", dir.to_str().unwrap()]);
@@ -169,9 +186,15 @@ fn cli_says_how_to_install_yamnet_then_analyses_with_it_and_its_head() {
     assert_eq!(top.len(), 5);
     assert!(top.iter().all(|t| t["genre"] == true), "{top:?}");
 
-    let head = json("gtzan10-yamnet");
+    // A head of the user's own on YAMNet's embedding, trained and used like any model.
+    let train = genre_meter(home.path(), &["train", "--data", data, "--backbone", "yamnet", "--out", "mine"]);
+    assert!(train.status.success(), "{}", text(&train));
+    let manifest = std::fs::read_to_string(home.path().join("models/mine/manifest.toml")).unwrap();
+    assert!(manifest.contains("backbone = \"yamnet\""), "{manifest}");
+    let head = json("mine");
     let probs = head["files"][0]["probabilities"].as_object().expect("probabilities").clone();
-    assert_eq!(probs.len(), 10);
+    assert_eq!(probs.len(), 2);
     let sum: f64 = probs.values().map(|p| p.as_f64().unwrap()).sum();
     assert!((sum - 1.0).abs() < 1e-3, "softmax head sums to {sum}");
+    assert!(probs["chords"].as_f64().unwrap() > 0.5, "the chord clip is chords: {probs:?}");
 }

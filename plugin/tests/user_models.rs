@@ -48,9 +48,9 @@ fn write_wav(path: &Path, rate_hz: u32, mono: &[f32]) {
     w.finalize().unwrap();
 }
 
-#[test]
-fn a_head_trained_on_own_genre_folders_runs_in_the_plugin() {
-    let home = fresh_home("own-head");
+/// Trains `name`, a head on `backbone` for two genres of synthesised clips (drones and
+/// chords), into the user folder, as `genre-meter train --data` does.
+fn train_own_head(home: &Path, backbone: &str, name: &str) {
     let data = home.join("my-genres");
     for (genre, make) in [("drone", 0usize), ("chords", 1)] {
         std::fs::create_dir_all(data.join(genre)).unwrap();
@@ -60,8 +60,8 @@ fn a_head_trained_on_own_genre_folders_runs_in_the_plugin() {
         }
     }
     let dataset = genre_meter::train::dataset::Dataset::from_folders(&data).unwrap();
-    let backbone = model::resolve("msd-musicnn").unwrap();
-    let out = model::user_models_dir().join("my-genres");
+    let backbone = model::resolve(backbone).unwrap();
+    let out = model::user_models_dir().join(name);
     genre_meter::train::train_head(
         &dataset,
         &backbone,
@@ -73,6 +73,12 @@ fn a_head_trained_on_own_genre_folders_runs_in_the_plugin() {
         |_, _| {},
     )
     .expect("training");
+}
+
+#[test]
+fn a_head_trained_on_own_genre_folders_runs_in_the_plugin() {
+    let home = fresh_home("own-head");
+    train_own_head(&home, "msd-musicnn", "my-genres");
 
     let entry = load_entry();
     let mut instance = new_instance(&entry);
@@ -109,7 +115,7 @@ fn shared_yamnet() -> Option<PathBuf> {
 }
 
 #[test]
-fn yamnet_and_its_head_run_in_the_plugin_once_installed_and_match_the_engine() {
+fn yamnet_and_a_head_on_it_run_in_the_plugin_once_installed_and_match_the_engine() {
     let Some(source) = shared_yamnet() else {
         eprintln!("SKIPPED: ../shared/models/yamnet is absent; YAMNet cannot be committed, so this test needs it");
         return;
@@ -120,13 +126,14 @@ fn yamnet_and_its_head_run_in_the_plugin_once_installed_and_match_the_engine() {
 
     // Before installing: the plugin passes audio and says what is missing.
     let mut instance = new_instance(&entry);
-    choose_model(&mut instance, "gtzan10-yamnet");
+    choose_model(&mut instance, "yamnet");
     let out = play(&mut instance, 48_000.0, 512, &[left.clone(), right.clone()]);
     assert_bit_exact(&[left.clone(), right.clone()], &out, "YAMNet missing");
     assert_eq!(verdict(&mut instance)["windows"], 0);
 
     yamnet::install(&source, &model::user_models_dir()).expect("install YAMNet");
-    for (name, labels) in [("yamnet", yamnet::CLASSES), ("gtzan10-yamnet", 10)] {
+    train_own_head(&home, "yamnet", "my-yamnet-genres");
+    for (name, labels) in [("yamnet", yamnet::CLASSES), ("my-yamnet-genres", 2)] {
         let mut instance = new_instance(&entry);
         choose_model(&mut instance, name);
         play(&mut instance, 48_000.0, 512, &[left.clone(), right.clone()]);
