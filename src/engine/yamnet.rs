@@ -186,6 +186,10 @@ pub fn install(source: &Path, models_dir: &Path) -> Result<PathBuf, ModelError> 
     let checked = ModelEntry::from_folder(&staging).and_then(|e| e.load().map(drop));
     if let Err(e) = checked {
         let _ = std::fs::remove_dir_all(&staging);
+        // A missing runtime is not the file's fault: say only that.
+        if matches!(e, ModelError::Runtime(_)) {
+            return Err(e);
+        }
         return Err(ModelError::Mismatch {
             model: onnx.display().to_string(),
             reason: format!(
