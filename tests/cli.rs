@@ -147,3 +147,27 @@ fn models_lists_the_built_in_model_with_genres_marked() {
     assert!(text.contains("msd-musicnn —"), "{text}");
     assert!(text.contains("rock*"), "{text}");
 }
+
+#[test]
+fn genres_only_lists_only_genre_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("clip.wav");
+    common::write_wav_f32(&clip, 22_050, 1, &common::synth_music(22_050, 5.0));
+    let top = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let mut args = vec!["analyze", "--model", "msd-musicnn", "--format", "json", "--top", "12"];
+        args.extend_from_slice(extra);
+        args.push(clip.to_str().unwrap());
+        let o = genre_meter(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        doc["files"][0]["top"].as_array().unwrap().clone()
+    };
+    // musicnn's 50 tags mix genres with moods and eras; the 12 strongest hold some of both.
+    let all = top(&[]);
+    assert!(all.iter().any(|t| t["genre"] == false), "{all:?}");
+    let genres = top(&["--genres-only"]);
+    assert_eq!(genres.len(), 12);
+    assert!(genres.iter().all(|t| t["genre"] == true), "{genres:?}");
+    let p = |list: &[serde_json::Value], i: usize| list[i]["probability"].as_f64().unwrap();
+    assert!((1..genres.len()).all(|i| p(&genres, i - 1) >= p(&genres, i)), "strongest first");
+}
