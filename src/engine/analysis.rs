@@ -106,7 +106,7 @@ impl Analyzer {
         let hop_frames = ((settings.hop_seconds / fe.frame_seconds()).round() as usize).max(1);
         let labels = model.labels().len();
         Self {
-            resampler: StreamResampler::new(input_rate_hz, fe.sample_rate_hz),
+            resampler: StreamResampler::new(fe.resampler, input_rate_hz, fe.sample_rate_hz),
             logmel: LogMel::new(&fe),
             hop_frames,
             patch_frames: fe.patch_frames,
@@ -210,7 +210,7 @@ impl Analyzer {
     /// Forgets the stream and the running whole-piece average.
     pub fn reset(&mut self) {
         let fe = self.model.manifest().frontend.clone();
-        self.resampler = StreamResampler::new(self.input_rate_hz, fe.sample_rate_hz);
+        self.resampler = StreamResampler::new(fe.resampler, self.input_rate_hz, fe.sample_rate_hz);
         self.logmel.reset();
         self.frames.clear();
         self.energies.clear();

@@ -57,6 +57,8 @@ fn cache_key(backbone: &ModelEntry, settings: &AnalysisSettings, path: &Path) ->
     let bytes = std::fs::read(path).ok()?;
     let mut h = Sha256::new();
     h.update(backbone.manifest.sha256.as_bytes());
+    // The front-end (resampler included) decides the embeddings as much as the weights do.
+    h.update(toml::to_string(&backbone.manifest.frontend).ok()?.as_bytes());
     h.update(settings.hop_seconds.to_le_bytes());
     h.update(settings.silence_threshold_dbfs.to_le_bytes());
     h.update(&bytes);
