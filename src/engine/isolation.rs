@@ -141,7 +141,8 @@ fn install_quiet_hook() {
 }
 
 fn describe(info: &PanicHookInfo<'_>) -> String {
-    let message = payload_text(info.payload());
+    // One line: `assert_eq!` messages span three.
+    let message = payload_text(info.payload()).split_whitespace().collect::<Vec<_>>().join(" ");
     match info.location() {
         Some(l) => format!("panic at {}:{}: {message}", short_source_path(l.file()).display(), l.line()),
         None => format!("panic: {message}"),

@@ -131,7 +131,7 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
         eprintln!("failed: {}", r.outcome.as_ref().err().unwrap());
     }
     let too_short = results.iter().filter(|r| output::status(r) == "too_short").count();
-    let audio_s: f64 = results.iter().filter_map(|r| r.outcome.as_ref().ok()).map(|a| a.summary.duration_seconds).sum();
+    let audio_s: f64 = results.iter().filter_map(|r| r.outcome.as_ref().ok()).map(|a| a.summary.duration_seconds).sum::<f64>() + 0.0; // not "-0.0" when none decoded
     eprintln!(
         "analysed {} of {} files ({:.1} min of audio) in {:.2} s ({:.0}x real time) with model {}; {} failed{}",
         results.len() - failed,
