@@ -12,12 +12,19 @@ use serde::Serialize;
 use super::decode::AudioDecoder;
 use super::error::{AnalysisError, ModelError};
 use super::logmel::LogMel;
+use super::manifest::FrontendConfig;
 use super::model::LoadedModel;
 use super::resample::StreamResampler;
 
 /// Largest magnitude a sample may have; louder values are clipped so that no power or log
 /// overflows (±16 is +24 dBFS, far beyond any real signal).
 const SAMPLE_LIMIT: f32 = 16.0;
+
+/// Files shorter than this (or than one model patch, if that is shorter) are "too short to
+/// classify" instead of getting a genre. Below 1 s a clip holds less than one beat at 60 bpm,
+/// and repeat padding would tile it three or more times into musicnn's 3 s patch: the model
+/// would judge a loop of a fragment. (The plugin does not use it: it waits for audio.)
+pub const MIN_CLASSIFY_SECONDS: f64 = 1.0;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnalysisSettings {
@@ -71,6 +78,15 @@ pub struct TrackSummary {
     pub repeat_padded: bool,
     /// NaN or infinite input samples, replaced by zero.
     pub non_finite_samples: u64,
+    /// Shorter than [`min_classify_seconds`]: not classified (`probabilities` is `None`,
+    /// no windows).
+    pub too_short: bool,
+}
+
+/// The shortest file that is classified: [`MIN_CLASSIFY_SECONDS`] or one patch, whichever
+/// is shorter.
+pub fn min_classify_seconds(frontend: &FrontendConfig) -> f64 {
+    MIN_CLASSIFY_SECONDS.min(frontend.patch_seconds())
 }
 
 /// Streaming analyser for one model and one input sample rate.
@@ -144,6 +160,11 @@ impl Analyzer {
         self.inference_seconds
     }
 
+    /// Seconds of input pushed so far.
+    pub fn input_seconds(&self) -> f64 {
+        self.input_frames as f64 / self.input_rate_hz as f64
+    }
+
     /// Frames between window starts.
     pub fn hop_frames(&self) -> usize {
         self.hop_frames
@@ -204,6 +225,7 @@ impl Analyzer {
             probabilities,
             repeat_padded,
             non_finite_samples: self.non_finite,
+            too_short: false,
         })
     }
 
@@ -349,7 +371,20 @@ pub fn analyze_file(
             break;
         }
     }
-    let summary = analyzer.finish(&mut windows)?;
+    let min_seconds = min_classify_seconds(&model.manifest().frontend);
+    let summary = if analyzer.input_seconds() < min_seconds {
+        TrackSummary {
+            duration_seconds: analyzer.input_seconds(),
+            windows: 0,
+            silent_windows: 0,
+            probabilities: None,
+            repeat_padded: false,
+            non_finite_samples: 0,
+            too_short: true,
+        }
+    } else {
+        analyzer.finish(&mut windows)?
+    };
     let mut warnings = decoder.warnings().to_vec();
     if summary.non_finite_samples > 0 {
         warnings.push(format!("{} NaN or infinite samples were replaced by silence", summary.non_finite_samples));

@@ -12,6 +12,7 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
 use super::error::DecodeError;
+use super::isolation::{abandoned, note_progress};
 
 /// Lowest and highest sample rates accepted.
 pub const MIN_SAMPLE_RATE_HZ: u32 = 8_000;
@@ -33,9 +34,21 @@ pub struct AudioDecoder {
 }
 
 impl AudioDecoder {
+    /// Opens `path`, which must be a regular file: a FIFO or device is refused before it is
+    /// opened, because opening or reading one can block forever.
     pub fn open(path: &Path) -> Result<Self, DecodeError> {
-        let file = File::open(path).map_err(|source| DecodeError::Open { path: path.to_path_buf(), source })?;
-        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let open_err = |source| DecodeError::Open { path: path.to_path_buf(), source };
+        let meta = std::fs::metadata(path).map_err(open_err)?;
+        if !meta.is_file() {
+            return Err(DecodeError::NotRegularFile { path: path.to_path_buf(), kind: special_file_kind(&meta) });
+        }
+        let file = File::open(path).map_err(open_err)?;
+        // Checked again on the open file: the path may have been replaced in between.
+        let meta = file.metadata().map_err(open_err)?;
+        if !meta.is_file() {
+            return Err(DecodeError::NotRegularFile { path: path.to_path_buf(), kind: special_file_kind(&meta) });
+        }
+        let len = meta.len();
         if len == 0 {
             return Err(DecodeError::Empty { path: path.to_path_buf() });
         }
@@ -102,6 +115,12 @@ impl AudioDecoder {
     /// damage before any audio is an error.
     pub fn next_chunk(&mut self, out: &mut Vec<f32>) -> Result<bool, DecodeError> {
         while !self.done {
+            if abandoned() {
+                // The watchdog gave this file up (a decoder spinning without output): stop
+                // here rather than burn a core for the rest of the process.
+                self.done = true;
+                return Err(DecodeError::Corrupt { path: self.path.clone(), reason: "given up by the watchdog".into() });
+            }
             let packet = match self.format.next_packet() {
                 Ok(p) => p,
                 Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
@@ -155,6 +174,7 @@ impl AudioDecoder {
                 out.extend(samples.chunks_exact(channels).take(frames).map(|f| f.iter().sum::<f32>() / count));
             }
             self.frames_decoded += frames as u64;
+            note_progress();
             return Ok(true);
         }
         if self.frames_decoded == 0 {
@@ -190,4 +210,23 @@ pub fn decode_to_mono(path: &Path) -> Result<(Vec<f32>, u32), DecodeError> {
     let mut out = Vec::new();
     while dec.next_chunk(&mut out)? {}
     Ok((out, dec.sample_rate_hz()))
+}
+
+/// What kind of non-regular file `meta` describes, in words.
+pub fn special_file_kind(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "FIFO (named pipe)";
+        } else if t.is_socket() {
+            return "socket";
+        } else if t.is_char_device() {
+            return "character device";
+        } else if t.is_block_device() {
+            return "block device";
+        }
+    }
+    if meta.is_dir() { "folder" } else { "special file" }
 }

@@ -23,6 +23,19 @@ pub enum DecodeError {
     Corrupt { path: PathBuf, reason: String },
     #[error("'{path}' contains no audio samples (it decodes to 0 s)")]
     NoSamples { path: PathBuf },
+    #[error("'{path}' is not a regular file but a {kind}: not opened, because reading it could wait forever; give the path of an audio file")]
+    NotRegularFile { path: PathBuf, kind: &'static str },
+}
+
+/// One file's work ended abnormally; the batch isolated it so that the other files go on.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FileFailure {
+    #[error("'{path}' crashed the decoder or the analysis ({reason}); the file is probably damaged, the other files are not affected")]
+    Panicked { path: PathBuf, reason: String },
+    #[error(
+        "'{path}': decoding made no progress for {limit_seconds} s and was given up (a damaged file, or a stalled disk or network share); GENRE_METER_STALL_SECONDS sets the limit"
+    )]
+    Stalled { path: PathBuf, limit_seconds: f64 },
 }
 
 /// Finding and loading the ONNX Runtime library.
@@ -74,4 +87,6 @@ pub enum AnalysisError {
     Decode(#[from] DecodeError),
     #[error(transparent)]
     Model(#[from] ModelError),
+    #[error(transparent)]
+    Isolated(#[from] FileFailure),
 }

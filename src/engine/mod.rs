@@ -6,6 +6,7 @@ pub mod analysis;
 pub mod batch;
 pub mod decode;
 pub mod error;
+pub mod isolation;
 pub mod logmel;
 pub mod manifest;
 pub mod model;
@@ -14,6 +15,6 @@ pub mod runtime;
 pub mod yamnet;
 
 pub use analysis::{AnalysisSettings, Analyzer, FileAnalysis, TrackSummary, WindowPrediction, analyze_file};
-pub use error::{AnalysisError, DecodeError, ModelError, RuntimeError};
+pub use error::{AnalysisError, DecodeError, FileFailure, ModelError, RuntimeError};
 pub use manifest::{FrontendConfig, Manifest};
 pub use model::{DEFAULT_MODEL, LoadedModel, ModelEntry, ModelOrigin};

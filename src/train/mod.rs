@@ -12,6 +12,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::engine::batch::analyze_files;
+use crate::engine::isolation::isolate;
 use crate::engine::manifest::{InputSpec, Labels, ManifestFile, OutputActivation, OutputSpec};
 use crate::engine::{AnalysisError, AnalysisSettings, ModelEntry, ModelError, runtime};
 use dataset::Dataset;
@@ -54,6 +55,10 @@ impl FileEmbeddings {
 }
 
 fn cache_key(backbone: &ModelEntry, settings: &AnalysisSettings, path: &Path) -> Option<String> {
+    // Never read a FIFO or device here (it could block forever); the decoder reports it.
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return None;
+    }
     let bytes = std::fs::read(path).ok()?;
     let mut h = Sha256::new();
     h.update(backbone.manifest.sha256.as_bytes());
@@ -65,12 +70,15 @@ fn cache_key(backbone: &ModelEntry, settings: &AnalysisSettings, path: &Path) ->
     Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn read_cached(path: &Path) -> Option<FileEmbeddings> {
+/// A cache entry, or `None` when it is missing or damaged (then the file is embedded again).
+fn read_cached(path: &Path, expected_dim: Option<usize>) -> Option<FileEmbeddings> {
     let bytes = std::fs::read(path).ok()?;
     let word = |i: usize| -> Option<u64> { Some(u32::from_le_bytes(bytes.get(i * 4..i * 4 + 4)?.try_into().ok()?) as u64) };
     let (dim, n): (u64, u64) = (word(0)?, word(1)?);
     let floats: Vec<f32> = bytes[8..].chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
-    (floats.len() as u64 == dim * n).then_some(FileEmbeddings { dim: dim as usize, windows: floats, from_cache: true })
+    let dim_ok = n == 0 || (dim > 0 && expected_dim.is_none_or(|d| d as u64 == dim));
+    let sound = floats.len() as u64 == dim * n && dim_ok && floats.iter().all(|v| v.is_finite());
+    sound.then_some(FileEmbeddings { dim: dim as usize, windows: floats, from_cache: true })
 }
 
 fn write_cached(path: &Path, e: &FileEmbeddings) -> std::io::Result<()> {
@@ -100,7 +108,7 @@ pub fn embed_files(
     let keys: Vec<Option<String>> = files.iter().map(|f| cache_key(backbone, settings, f)).collect();
     let mut out: Vec<Option<Result<FileEmbeddings, AnalysisError>>> = keys
         .iter()
-        .map(|k| k.as_ref().and_then(|k| read_cached(&dir.join(format!("{k}.emb")))).map(Ok))
+        .map(|k| k.as_ref().and_then(|k| read_cached(&dir.join(format!("{k}.emb")), backbone.manifest.outputs.embedding_dim)).map(Ok))
         .collect();
     let mut finished = out.iter().filter(|o| o.is_some()).count();
     on_done(finished);
@@ -178,7 +186,7 @@ pub fn train_head(
     for (i, e) in embedded.into_iter().enumerate() {
         match e {
             Ok(e) if e.count() > 0 => usable.push((i, e)),
-            Ok(_) => failed.push((files[i].clone(), "silent: no window to learn from".to_string())),
+            Ok(_) => failed.push((files[i].clone(), "silent or too short: no window to learn from".to_string())),
             Err(err) => failed.push((files[i].clone(), err.to_string())),
         }
     }
@@ -364,7 +372,21 @@ pub fn evaluate(
                 Err(err) => failed.push((f.path.clone(), err.to_string())),
                 Ok(e) if e.count() == 0 => score(f.genre, &mut std::iter::empty(), None),
                 Ok(e) => {
-                    let probs = model.classify_embeddings(&e.windows, e.count()).expect("a head model")?;
+                    // Per file and isolated: one file's odd embeddings fail that file only.
+                    let classified = isolate(&f.path, || -> Result<Vec<f32>, AnalysisError> {
+                        Ok(model.classify_embeddings(&e.windows, e.count()).expect("a head model")?)
+                    });
+                    let probs = match classified {
+                        Ok(p) if !p.is_empty() => p,
+                        Ok(_) => {
+                            failed.push((f.path.clone(), "the head gave no probabilities".to_string()));
+                            continue;
+                        }
+                        Err(err) => {
+                            failed.push((f.path.clone(), err.to_string()));
+                            continue;
+                        }
+                    };
                     let k = probs.len() / e.count();
                     let mut mean = vec![0.0f32; k];
                     for p in probs.chunks_exact(k) {

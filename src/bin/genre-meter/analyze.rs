@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
-use genre_meter::engine::batch::{FileResult, analyze_files, collect_audio_files};
+use genre_meter::engine::batch::{FileResult, analyze_files, find_audio_files};
 use genre_meter::engine::{AnalysisSettings, DecodeError, model};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -81,8 +81,13 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
         silence_threshold_dbfs: args.silence_db,
         ..AnalysisSettings::default()
     };
-    let (files, missing) = collect_audio_files(&args.paths);
-    let mut results: Vec<FileResult> = missing
+    let found = find_audio_files(&args.paths);
+    for (path, why) in &found.skipped {
+        eprintln!("skipped: {}: {why}", path.display());
+    }
+    let files = found.files;
+    let mut results: Vec<FileResult> = found
+        .failed
         .into_iter()
         .map(|(path, reason)| FileResult { outcome: Err(DecodeError::Missing { path: path.clone(), reason }.into()), path })
         .collect();
@@ -125,16 +130,18 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
     for r in results.iter().filter(|r| r.outcome.is_err()) {
         eprintln!("failed: {}", r.outcome.as_ref().err().unwrap());
     }
-    let audio_s: f64 = results.iter().filter_map(|r| r.outcome.as_ref().ok()).map(|a| a.summary.duration_seconds).sum();
+    let too_short = results.iter().filter(|r| output::status(r) == "too_short").count();
+    let audio_s: f64 = results.iter().filter_map(|r| r.outcome.as_ref().ok()).map(|a| a.summary.duration_seconds).sum::<f64>() + 0.0; // not "-0.0" when none decoded
     eprintln!(
-        "analysed {} of {} files ({:.1} min of audio) in {:.2} s ({:.0}x real time) with model {}; {} failed",
+        "analysed {} of {} files ({:.1} min of audio) in {:.2} s ({:.0}x real time) with model {}; {} failed{}",
         results.len() - failed,
         results.len(),
         audio_s / 60.0,
         elapsed,
         audio_s / elapsed.max(1e-9),
         model.name,
-        failed
+        failed,
+        if too_short > 0 { format!(", {too_short} too short to classify") } else { String::new() }
     );
     if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }

@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 
+use genre_meter::engine::analysis::min_classify_seconds;
 use genre_meter::engine::{Manifest, WindowPrediction};
 use serde_json::{Value, json};
 
@@ -33,6 +34,16 @@ impl Top {
     }
 }
 
+/// A file's verdict in one word (JSON `status`, CSV `status` column).
+pub fn status(r: &FileResult) -> &'static str {
+    match &r.outcome {
+        Err(_) => "error",
+        Ok(a) if a.summary.too_short => "too_short",
+        Ok(a) if a.summary.probabilities.is_none() => "silent",
+        Ok(_) => "ok",
+    }
+}
+
 pub fn table(out: &mut impl Write, results: &[FileResult], model: &Manifest, top: Top, timeline: bool) -> io::Result<()> {
     let marks_genres = !model.labels.genres.is_empty() && model.labels.genres.len() < model.labels.names.len();
     for r in results {
@@ -54,6 +65,12 @@ pub fn table(out: &mut impl Write, results: &[FileResult], model: &Manifest, top
             writeln!(out, "  warning: {w}")?;
         }
         match &s.probabilities {
+            None if s.too_short => writeln!(
+                out,
+                "  too short to classify: {:.3} s, the minimum is {:.2} s",
+                s.duration_seconds,
+                min_classify_seconds(&model.frontend)
+            )?,
             None => writeln!(out, "  silence: no window was loud enough to classify")?,
             Some(p) => {
                 if !model.labels.genres.is_empty() {
@@ -105,7 +122,7 @@ pub fn json(out: &mut impl Write, results: &[FileResult], model: &Manifest, top:
     let files: Vec<Value> = results
         .iter()
         .map(|r| match &r.outcome {
-            Err(e) => json!({ "path": r.path, "ok": false, "error": e.to_string() }),
+            Err(e) => json!({ "path": r.path, "ok": false, "status": status(r), "error": e.to_string() }),
             Ok(a) => {
                 let s = &a.summary;
                 let top_list: Vec<Value> = s
@@ -120,6 +137,7 @@ pub fn json(out: &mut impl Write, results: &[FileResult], model: &Manifest, top:
                 let mut v = json!({
                     "path": r.path,
                     "ok": true,
+                    "status": status(r),
                     "duration_seconds": s.duration_seconds,
                     "sample_rate_hz": a.sample_rate_hz,
                     "channels": a.channels,
@@ -189,10 +207,11 @@ pub fn csv(out: &mut impl Write, results: &[FileResult], model: &Manifest, timel
                     .probabilities
                     .as_ref()
                     .and_then(|p| ranked(p).first().map(|&i| csv_field(&model.labels.names[i])))
-                    .unwrap_or_else(|| "silence".into());
+                    .unwrap_or_else(|| if s.too_short { String::new() } else { "silence".into() });
                 writeln!(
                     out,
-                    "{path},ok,{:.3},{},{},{top},{}",
+                    "{path},{},{:.3},{},{},{top},{}",
+                    status(r),
                     s.duration_seconds,
                     s.windows,
                     s.silent_windows,
