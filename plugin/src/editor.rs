@@ -22,7 +22,7 @@ mod status;
 /// Size the editor opens with, logical pixels.
 pub const DEFAULT_SIZE: (u32, u32) = (720, 560);
 /// Smallest size at which everything stays readable.
-pub const MIN_SIZE: (f32, f32) = (420.0, 360.0);
+pub const MIN_SIZE: (f32, f32) = (420.0, 440.0);
 
 pub fn default_state() -> Arc<EguiEditorState> {
     EguiEditorState::from_size(LogicalSize::new(DEFAULT_SIZE.0 as f32, DEFAULT_SIZE.1 as f32), 1.0)
@@ -92,8 +92,15 @@ impl NiceEguiApp for MeterEditor {
         let snap = &*self.snapshot;
         let shown = shown_labels(&self.params, &self.text, snap.label_count);
 
+        let gate = if self.params.bypass.value() {
+            status::Gate::Bypassed
+        } else if self.params.only_while_playing.value() && !self.status.gate.host_playing() {
+            status::Gate::TransportStopped
+        } else {
+            status::Gate::Analysing
+        };
         egui::Panel::top("headline").show(ui, |ui| {
-            status::headline(ui, snap, &self.text, &shown, self.status.model_ready.load(Ordering::Acquire));
+            status::headline(ui, snap, &self.text, &shown, self.status.model_ready.load(Ordering::Acquire), gate);
         });
         egui::Panel::bottom("status").show(ui, |ui| {
             status::status_line(ui, &self.status, &self.text);

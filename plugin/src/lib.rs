@@ -17,7 +17,10 @@ pub mod capture;
 pub mod editor;
 pub mod meter;
 pub mod model_cache;
+pub mod panic_guard;
 pub mod params;
+pub mod standalone;
+pub mod transport;
 pub mod worker;
 
 use capture::Capture;
@@ -36,6 +39,8 @@ pub struct GenreMeter {
     /// The editor's end of the meter snapshot (only the GUI thread locks it).
     meter: Arc<Mutex<Output<MeterSnapshot>>>,
     editor_state: Arc<EguiEditorState>,
+    /// Host rate of the latest activation (for the export on exit).
+    sample_rate_hz: u32,
 }
 
 impl Default for GenreMeter {
@@ -49,6 +54,7 @@ impl Default for GenreMeter {
             carry: Some(Carry::new(input)),
             meter: Arc::new(Mutex::new(output)),
             editor_state: editor::default_state(),
+            sample_rate_hz: 0,
         }
     }
 }
@@ -56,7 +62,11 @@ impl Default for GenreMeter {
 impl GenreMeter {
     fn stop_worker(&mut self) {
         if let Some(worker) = self.worker.take() {
-            self.carry = Some(worker.stop());
+            let carry = worker.stop();
+            if standalone::options().is_some_and(|o| o.export_timeline_on_exit) {
+                export_on_exit(&self.params, &carry, self.sample_rate_hz);
+            }
+            self.carry = Some(carry);
         }
     }
 }
@@ -104,6 +114,7 @@ impl Plugin for GenreMeter {
         let (capture, queue) = capture::queue(buffer_config.sample_rate, self.status.clone());
         let carry = self.carry.take().expect("the carry is home while no worker runs");
         let rate_hz = buffer_config.sample_rate.round() as u32;
+        self.sample_rate_hz = rate_hz;
         self.worker = Some(Worker::start(carry, queue, rate_hz, self.params.clone(), self.status.clone()));
         self.capture = Some(capture);
         true
@@ -113,10 +124,15 @@ impl Plugin for GenreMeter {
         &mut self,
         buffer: &mut Buffer,
         _aux: &mut AuxiliaryBuffers,
-        _context: &mut impl ProcessContext<Self>,
+        context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
         if let Some(capture) = &mut self.capture {
-            capture.push(buffer.as_slice_immutable());
+            let settings = transport::GateSettings {
+                bypassed: self.params.bypass.value(),
+                only_while_playing: self.params.only_while_playing.value(),
+                reset_at_song_start: self.params.reset_at_song_start.value(),
+            };
+            capture.block(buffer.as_slice_immutable(), settings, context.transport());
         }
         ProcessStatus::Normal
     }
@@ -124,6 +140,16 @@ impl Plugin for GenreMeter {
     fn deactivate(&mut self) {
         self.capture = None;
         self.stop_worker();
+    }
+}
+
+/// The standalone app's `--export-timeline-on-exit`: the stream has ended (its last windows
+/// are in), so the timeline is the whole session's.
+fn export_on_exit(params: &GenreMeterParams, carry: &Carry, rate_hz: u32) {
+    let verdict = params.verdict.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    match worker::export_timeline(&verdict, carry.timeline(), rate_hz) {
+        Ok((csv, json)) => eprintln!("Timeline exported to {} and {}", csv.display(), json.display()),
+        Err(e) => eprintln!("error: exporting the timeline to {} failed: {e}", worker::export_dir().display()),
     }
 }
 

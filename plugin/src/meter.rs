@@ -9,6 +9,7 @@
 //! - [`MeterStatus::text`]: a mutex written by the worker when the model, the catalogue or an
 //!   error changes, read by the editor with `try_lock`. The audio thread never touches it.
 //! - [`MeterStatus`] requests: set by the editor, taken (swapped off) by the worker.
+//! - [`MeterStatus::gate`]: written by the audio thread, read by the worker and the editor.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -17,8 +18,9 @@ use atomic_float::AtomicF32;
 
 /// Most labels a model may have for the meter (YAMNet has 521).
 pub const MAX_LABELS: usize = 1024;
-/// Windows kept in the history strip: 10 minutes at the shortest hop (0.5 s).
-pub const HISTORY_WINDOWS: usize = 1200;
+/// Windows kept in the history strip: as many as the timeline keeps, so the strip scrolls
+/// back over every window the export would write (2 hours at the shortest hop, 0.5 s).
+pub const HISTORY_WINDOWS: usize = crate::worker::TIMELINE_MAX_WINDOWS;
 /// History entry of a silent window.
 pub const HISTORY_SILENT: u16 = u16::MAX;
 
@@ -117,6 +119,9 @@ pub struct MeterStatus {
     pub reset_requested: AtomicBool,
     /// Editor asks: write the timeline to the export folder.
     pub export_requested: AtomicBool,
+    /// Bypass and transport: written by the audio thread, read by the worker and the editor
+    /// (see `transport.rs`).
+    pub gate: crate::transport::StreamGate,
     pub text: Mutex<StatusText>,
 }
 

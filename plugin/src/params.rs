@@ -20,6 +20,18 @@ pub const DEFAULT_HOP_SECONDS: f32 = 3.0;
 
 #[derive(Params)]
 pub struct GenreMeterParams {
+    /// The host's bypass (CLAP/VST3 bypass flag). Audio passes bit for bit either way;
+    /// bypassed, nothing is analysed and the meter says so.
+    #[id = "bypass"]
+    pub bypass: BoolParam,
+    /// Analyse only while the host's transport plays (a host that reports no transport, such
+    /// as the standalone app on a live input without JACK transport, counts as playing).
+    #[id = "only_playing"]
+    pub only_while_playing: BoolParam,
+    /// Forget the whole-piece verdict when playback starts at the song's start, so that the
+    /// verdict is the song's, not the noodling between takes.
+    #[id = "reset_at_start"]
+    pub reset_at_song_start: BoolParam,
     /// Time constant of the live bars' exponential smoothing; 0 shows every window as is.
     #[id = "response"]
     pub response_seconds: FloatParam,
@@ -80,6 +92,12 @@ pub struct Verdict {
 impl Default for GenreMeterParams {
     fn default() -> Self {
         Self {
+            bypass: BoolParam::new("Bypass", false)
+                .make_bypass()
+                .with_value_to_string(formatters::v2s_bool_bypass())
+                .with_string_to_value(formatters::s2v_bool_bypass()),
+            only_while_playing: BoolParam::new("Only while playing", false),
+            reset_at_song_start: BoolParam::new("Reset at song start", true),
             response_seconds: FloatParam::new(
                 "Response time",
                 4.0,
@@ -104,7 +122,7 @@ impl Default for GenreMeterParams {
             show_all_labels: BoolParam::new("Show all labels", false),
             history_minutes: IntParam::new("History", 2, IntRange::Linear { min: 1, max: 10 })
                 .with_unit(" min"),
-            model_name: Arc::new(RwLock::new(genre_meter::engine::DEFAULT_MODEL.to_string())),
+            model_name: Arc::new(RwLock::new(crate::standalone::initial_model())),
             verdict: Arc::new(RwLock::new(Verdict::default())),
         }
     }

@@ -20,7 +20,9 @@ use triple_buffer::Input;
 
 use crate::meter::{HISTORY_SILENT, MAX_LABELS, MeterSnapshot, MeterStatus};
 use crate::model_cache;
+use crate::panic_guard;
 use crate::params::{GenreMeterParams, Verdict};
+use crate::transport::StreamMarks;
 
 /// How often the worker wakes to drain the queue and read its requests.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
@@ -48,6 +50,11 @@ pub struct Carry {
 impl Carry {
     pub fn new(meter: Input<MeterSnapshot>) -> Self {
         Self { meter, snapshot: Box::default(), model: None, timeline: Vec::new() }
+    }
+
+    /// The timeline kept (oldest first), as *Export timeline* writes it.
+    pub fn timeline(&self) -> &[TimelineWindow] {
+        &self.timeline
     }
 }
 
@@ -118,6 +125,9 @@ struct Run {
     classified_by_analyzer: u64,
     busy: Duration,
     busy_since: Instant,
+    /// Frames read from the queue since activation, and the stream starts acted on.
+    consumed_frames: u64,
+    marks: StreamMarks,
 }
 
 impl Run {
@@ -139,6 +149,8 @@ impl Run {
             classified_by_analyzer: 0,
             busy: Duration::ZERO,
             busy_since: Instant::now(),
+            consumed_frames: 0,
+            marks: StreamMarks::default(),
         }
     }
 
@@ -151,22 +163,38 @@ impl Run {
         loop {
             let stopping = stop.load(Ordering::Acquire);
             let started = Instant::now();
-            self.follow_params();
-            if self.status.reset_requested.swap(false, Ordering::AcqRel) {
-                self.reset();
-            }
-            self.drain(&mut queue);
-            if self.status.export_requested.swap(false, Ordering::AcqRel) {
-                self.export();
+            if let Err(panic) = panic_guard::contain(|| self.step(&mut queue, stopping)) {
+                self.contain_panic(panic);
             }
             if stopping {
-                self.end_stream();
                 self.status.sample_rate_hz.store(0, Ordering::Relaxed);
                 return;
             }
             self.account_busy(started.elapsed());
             std::thread::park_timeout(POLL_INTERVAL);
         }
+    }
+
+    /// One poll: parameters, requests, the queue; at the end the stream's last windows.
+    fn step(&mut self, queue: &mut Consumer<f32>, stopping: bool) {
+        self.follow_params();
+        if self.status.reset_requested.swap(false, Ordering::AcqRel) {
+            self.reset();
+        }
+        self.drain(queue);
+        if self.status.export_requested.swap(false, Ordering::AcqRel) {
+            self.export();
+        }
+        if stopping {
+            self.end_stream();
+        }
+    }
+
+    /// After a panic in the analysis: the meter is off with the reason, the queue is still
+    /// drained (and dropped) so the audio thread never fills it, and *Reset* tries again.
+    fn contain_panic(&mut self, panic: String) {
+        self.stream_frames = 0;
+        self.fail(format!("the analysis crashed ({panic}); press Reset to try again"));
     }
 
     /// Loads another model or rebuilds the analyser when the parameters ask for it.
@@ -294,9 +322,33 @@ impl Run {
         self.publish();
     }
 
-    /// Analyses everything in the queue.
+    /// Analyses everything in the queue, ending the stream where the audio thread marked a
+    /// new one (after a bypass or a transport stop) and when the gate is closed.
     fn drain(&mut self, queue: &mut Consumer<f32>) {
+        // Before the queue's fill level: when closed, every frame before the close is visible.
+        let gate_open = self.status.gate.analysing();
         let available = queue.slots();
+        match self.marks.next(&self.status.gate, self.consumed_frames, available as u64) {
+            Some(start) => {
+                let before = (start.at_frame - self.consumed_frames) as usize;
+                self.analyse_queued(queue, before);
+                self.end_stream();
+                if start.reset_verdict {
+                    self.reset();
+                }
+                self.analyse_queued(queue, available - before);
+            }
+            None => {
+                self.analyse_queued(queue, available);
+                if !gate_open {
+                    self.end_stream();
+                }
+            }
+        }
+    }
+
+    /// Analyses the next `available` frames of the queue.
+    fn analyse_queued(&mut self, queue: &mut Consumer<f32>, available: usize) {
         if available == 0 {
             return;
         }
@@ -305,10 +357,12 @@ impl Run {
         self.stream_frames += available as u64;
         let mut result = Ok(());
         if let Some(analyzer) = &mut self.analyzer {
+            panic_guard::test_fault(self.stream_frames, self.sample_rate_hz);
             self.windows.clear();
             result = analyzer.push(first, &mut self.windows).and_then(|()| analyzer.push(second, &mut self.windows));
         }
         chunk.commit_all();
+        self.consumed_frames += available as u64;
         self.take_windows();
         if let Err(e) = result {
             self.fail(e.to_string());

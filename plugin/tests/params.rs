@@ -40,7 +40,7 @@ fn parameters_are_consistent_and_convert_to_text_and_back() {
     let entry = load_entry();
     let mut instance = new_instance(&entry);
     let infos = param_infos(&mut instance);
-    assert_eq!(infos.len(), 5, "response, hop, bar order, all labels, history");
+    assert_eq!(infos.len(), 8, "bypass, only while playing, reset at song start, response, hop, bar order, all labels, history");
     let handle = instance.plugin_handle();
     let params = handle.get_extension::<PluginParams>().unwrap();
     for info in &infos {

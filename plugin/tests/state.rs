@@ -22,6 +22,11 @@ fn state_round_trips_every_parameter() {
         "order": {"string": "sorted"},
         "all_labels": {"bool": true},
         "history": {"i32": 5},
+        // Bypassed, the verdict could not carry on below; `bypass` tests it.
+        "bypass": {"bool": false},
+        // Without a transport from the host, the plugin counts as playing.
+        "only_playing": {"bool": true},
+        "reset_at_start": {"bool": false},
     });
     let names: Vec<&String> = defaults.as_object().unwrap().keys().collect();
     let mut expected_names: Vec<&String> = changed.as_object().unwrap().keys().collect();

@@ -1,5 +1,5 @@
-//! Project tasks. Ours: `fetch-ort`, `analyze`, `test`, `bench`; everything else (`bundle`, ...) is
-//! nice-plug's bundler.
+//! Project tasks. Ours: `fetch-ort`, `analyze`, `test`, `bench`, `validators` (also run by
+//! `test`); everything else (`bundle`, ...) is nice-plug's bundler.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Some("analyze") => analyze(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("validators") => validators(&workspace_root()),
         _ => return match nice_plug_xtask::main().map_err(|e| e.to_string()).and_then(|()| copy_standalone(&args)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -139,7 +140,113 @@ fn test(args: &[String]) -> Result<(), String> {
         // nextest does not run doc tests.
         run(Command::new(env!("CARGO")).current_dir(&root).args(["test", "--workspace", "--doc"]))?;
     }
+    validators(&root)?;
     Ok(())
+}
+
+/// The plugin validators hosts and users trust (clap-validator, Steinberg's VST3 validator,
+/// pluginval at strictness 10 with its editor tests under Xvfb), from
+/// `../shared/tools/validators`, on bundles of the same (dev) build the tests used. Skipped
+/// with a message where that folder is absent, except under `CI=true` (CI has it). Any
+/// failure or crash fails the run and shows the validator's own lines.
+fn validators(root: &Path) -> Result<(), String> {
+    // `../shared` next to the repository, or `$GENRE_METER_SHARED`, as the tests find it.
+    let shared = std::env::var_os("GENRE_METER_SHARED").map(PathBuf::from).unwrap_or_else(|| root.join("../shared"));
+    let dir = shared.join("tools/validators");
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    if !dir.join("clap-validator").is_file() {
+        let why = format!("plugin validators: {} not found", dir.display());
+        if ci {
+            return Err(format!("{why} (CI=true: CI provides them)"));
+        }
+        eprintln!("SKIPPED: {why}; the CLAP/VST3 validators did not run");
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    // The dev profile, as the tests: no second (release) build of the whole plugin.
+    nice_plug_xtask::main_with_args("cargo xtask", ["bundle".to_string(), "genre-meter-plugin".to_string()])
+        .map_err(|e| format!("bundling the plugin for the validators: {e}"))?;
+    copy_standalone(&["bundle".to_string(), "genre-meter-plugin".to_string()])?;
+    eprintln!("validators: bundled (dev profile) in {:.0} s", started.elapsed().as_secs_f64());
+    let bundled = root.join("target/bundled");
+    let clap = bundled.join("Genre Meter.clap");
+    let vst3 = bundled.join("Genre Meter.vst3");
+    let mut failures = Vec::new();
+    let mut check = |name: &str, cmd: &mut Command, summary: &dyn Fn(&str) -> String| {
+        let started = std::time::Instant::now();
+        let out = match cmd.output() {
+            Ok(out) => out,
+            Err(e) => {
+                failures.push(format!("{name}: cannot run {cmd:?}: {e}"));
+                return;
+            }
+        };
+        let text = strip_ansi(&format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+        eprintln!("validators: {name}: {} ({:.0} s, {})", summary(&text), started.elapsed().as_secs_f64(), out.status);
+        if !out.status.success() {
+            eprintln!("---- {name} output ----\n{text}---- end of {name} output ----");
+            failures.push(format!("{name} failed with {}", out.status));
+        }
+    };
+    check(
+        "clap-validator",
+        Command::new(dir.join("clap-validator")).arg("validate").arg(&clap),
+        &|text| lines_with(text, &["tests run"]),
+    );
+    check("vst3-validator", Command::new(dir.join("vst3-validator")).arg("-e").arg(&vst3), &|text| {
+        lines_with(text, &["Result:", "No bypass"])
+    });
+    let pluginval = |cmd: &mut Command| {
+        cmd.arg(dir.join("pluginval")).args(["--strictness-level", "10", "--validate"]).arg(&vst3);
+    };
+    let xvfb = Command::new("xvfb-run").arg("--help").output().is_ok();
+    if xvfb {
+        let mut cmd = Command::new("xvfb-run");
+        cmd.args(["-a", "-s", "-screen 0 1920x1080x24"]);
+        pluginval(&mut cmd);
+        check("pluginval (strictness 10, editor under Xvfb)", &mut cmd, &pluginval_summary);
+    } else if ci {
+        failures.push("pluginval: xvfb-run not found (CI=true: .ci/run installs xvfb and xauth)".into());
+    } else {
+        eprintln!("SKIPPED: pluginval's editor tests: xvfb-run not found (apt-get install xvfb xauth)");
+        let mut cmd = Command::new(dir.join("pluginval"));
+        cmd.args(["--strictness-level", "10", "--skip-gui-tests", "--validate"]).arg(&vst3);
+        check("pluginval (strictness 10, --skip-gui-tests)", &mut cmd, &pluginval_summary);
+    }
+    eprintln!("validators: all done in {:.0} s", started.elapsed().as_secs_f64());
+    if failures.is_empty() { Ok(()) } else { Err(failures.join("; ")) }
+}
+
+/// The validator's lines that hold any of `needles`, joined.
+fn lines_with(text: &str, needles: &[&str]) -> String {
+    text.lines().filter(|l| needles.iter().any(|n| l.contains(n))).map(str::trim).collect::<Vec<_>>().join(" | ")
+}
+
+/// pluginval prints no totals: count its test groups and show its failure lines.
+fn pluginval_summary(text: &str) -> String {
+    let completed = text.lines().filter(|l| l.starts_with("Completed tests in")).count();
+    let started = text.lines().filter(|l| l.starts_with("Starting tests in")).count();
+    let failed = lines_with(text, &["!!!", "FAILED"]);
+    format!("{completed} of {started} test groups completed{}", if failed.is_empty() { String::new() } else { format!("; {failed}") })
+}
+
+/// Colour escapes (clap-validator colours its summary) taken out.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // ESC [ parameters final-byte
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Speed and memory figures, with the Python peers (musicnn's pipeline, librosa) in the same

@@ -19,7 +19,10 @@ pub fn bars(ui: &mut Ui, snap: &MeterSnapshot, text: &StatusText, shown: &[usize
         rows.sort_by(|&a, &b| snap.smoothed[b].total_cmp(&snap.smoothed[a]));
     }
     let available = ui.available_size();
-    let row_height = (available.y / rows.len() as f32).clamp(MIN_ROW_HEIGHT, MAX_ROW_HEIGHT);
+    // Rows touch (no item spacing), so that all of them fit whenever the panel holds
+    // MIN_ROW_HEIGHT per row; below that the list scrolls.
+    ui.spacing_mut().item_spacing.y = 0.0;
+    let row_height = (available.y / rows.len() as f32).floor().clamp(MIN_ROW_HEIGHT, MAX_ROW_HEIGHT);
     let font = FontId::proportional((row_height * 0.62).clamp(10.0, 16.0));
     let label_width = (available.x * 0.28).clamp(70.0, 180.0);
     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {

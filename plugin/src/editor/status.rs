@@ -13,12 +13,25 @@ const TAGS_MAX: usize = 5;
 /// Least whole-piece probability a label needs to become a tag.
 const TAG_THRESHOLD: f32 = 0.1;
 
-pub fn headline(ui: &mut Ui, snap: &MeterSnapshot, text: &StatusText, shown: &[usize], model_ready: bool) {
+/// Why the analysis is held, if it is (see `transport.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    Analysing,
+    Bypassed,
+    TransportStopped,
+}
+
+pub fn headline(ui: &mut Ui, snap: &MeterSnapshot, text: &StatusText, shown: &[usize], model_ready: bool, gate: Gate) {
     ui.horizontal(|ui| {
         ui.heading("Genre Meter");
         ui.separator();
         let big = |s: String, c: Color32| RichText::new(s).size(22.0).strong().color(c);
-        if !model_ready {
+        if gate == Gate::Bypassed {
+            ui.label(big("Bypassed".into(), Color32::LIGHT_YELLOW)).on_hover_text("Not analysing; audio passes untouched");
+        } else if gate == Gate::TransportStopped {
+            ui.label(big("Paused".into(), Color32::LIGHT_YELLOW))
+                .on_hover_text("Only while playing: waiting for the host's transport to play");
+        } else if !model_ready {
             ui.label(big("Meter off".into(), Color32::LIGHT_RED));
         } else if snap.sequence == 0 || snap.verdict_windows + snap.verdict_silent_windows == 0 && snap.silent {
             ui.label(big("Waiting for audio".into(), Color32::GRAY));
@@ -91,22 +104,19 @@ pub fn status_line(ui: &mut Ui, status: &MeterStatus, text: &StatusText) {
     let inference_ms = status.inference_ms.load(Ordering::Relaxed);
     let cpu = status.worker_cpu_share.load(Ordering::Relaxed) * 100.0;
     let dropped = status.dropped_samples.load(Ordering::Relaxed);
-    ui.horizontal_wrapped(|ui| {
-        ui.label(format!("Model: {}", if text.model_title.is_empty() { "-" } else { &text.model_title }));
-        ui.separator();
-        if rate == 0 { ui.label("Inactive") } else { ui.label(format!("{:.1} kHz", rate as f32 / 1000.0)) };
-        ui.separator();
-        ui.label(format!("Inference {inference_ms:.1} ms/window"));
-        ui.separator();
-        ui.label(format!("Worker CPU {cpu:.1} %"));
-        ui.separator();
-        let dropped_text = RichText::new(format!("Dropped {dropped} samples"));
-        ui.label(if dropped > 0 { dropped_text.color(Color32::YELLOW) } else { dropped_text });
-    });
+    // One label, so that it wraps by words at any width instead of running off the edge.
+    let model = if text.model_name.is_empty() { "-" } else { &text.model_name };
+    let rate = if rate == 0 { "inactive".to_string() } else { format!("{:.1} kHz", rate as f32 / 1000.0) };
+    let line = format!(
+        "{model} · {rate} · inference {inference_ms:.1} ms/window · worker CPU {cpu:.1} % · dropped {dropped} samples"
+    );
+    let line = RichText::new(line).small();
+    ui.add(egui::Label::new(if dropped > 0 { line.color(Color32::YELLOW) } else { line }).wrap())
+        .on_hover_text(&text.model_title);
     if !text.error.is_empty() {
-        ui.label(RichText::new(&text.error).color(Color32::LIGHT_RED));
+        ui.add(egui::Label::new(RichText::new(&text.error).color(Color32::LIGHT_RED)).wrap());
     }
     if !text.notice.is_empty() {
-        ui.label(RichText::new(&text.notice).small());
+        ui.add(egui::Label::new(RichText::new(&text.notice).small()).wrap());
     }
 }
