@@ -292,7 +292,7 @@ fn run_batch(
 fn mutated_files_of_every_format_give_a_result_or_an_error_never_a_crash_or_a_stall() {
     let cases_per_format: usize =
         std::env::var("GENRE_METER_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300).max(2);
-    let seed: u64 = std::env::var("GENRE_METER_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x6e72_655f_6d74_72);
+    let seed: u64 = std::env::var("GENRE_METER_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x006e_7265_5f6d_7472);
     let started = Instant::now();
     let model = common::default_model();
     let models = vec![model.clone(), Arc::new(genre_meter::engine::model::resolve(genre_meter::engine::DEFAULT_MODEL).unwrap().load().unwrap())];

@@ -224,19 +224,45 @@ fn header_lies_and_junk_give_a_clear_error_or_a_sound_result() {
     assert!((four.summary.duration_seconds - 2.0).abs() < 0.01, "the data that is there: {}", four.summary.duration_seconds);
 }
 
-#[test]
-fn a_damaged_embedding_cache_is_recomputed_not_trusted() {
-    let home = tempfile::tempdir().unwrap();
-    let data = tempfile::tempdir().unwrap();
+/// Two toy genres (low and high tones), two 3 s files each.
+fn toy_genres(dir: &Path) {
     for (genre, f) in [("low", 110.0f32), ("high", 1760.0)] {
-        std::fs::create_dir_all(data.path().join(genre)).unwrap();
+        std::fs::create_dir_all(dir.join(genre)).unwrap();
         for v in 0..2 {
             let x: Vec<f32> = (0..16_000 * 3)
                 .map(|i| 0.3 * (std::f32::consts::TAU * f * (1.0 + 0.05 * v as f32) * i as f32 / 16_000.0).sin())
                 .collect();
-            common::write_wav_f32(&data.path().join(genre).join(format!("{genre}{v}.wav")), 16_000, 1, &x);
+            common::write_wav_f32(&dir.join(genre).join(format!("{genre}{v}.wav")), 16_000, 1, &x);
         }
     }
+}
+
+#[test]
+fn train_and_eval_report_a_crashing_file_and_go_on() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    toy_genres(data.path());
+    zero_hz_wav(&data.path().join("low/zero_hz.wav"));
+    let d = data.path().to_str().unwrap();
+    let out_dir = home.path().join("toy");
+    let o = common::genre_meter_cli(home.path(), &["train", "--data", d, "--out", out_dir.to_str().unwrap()]);
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("skipped: ") && err.contains("zero_hz.wav") && err.contains("TimeBase"), "{err}");
+    assert!(!err.contains("panicked at"), "{err}");
+    assert!(text(&o.stdout).contains("4 files"), "{}", text(&o.stdout));
+    let o = common::genre_meter_cli(home.path(), &["eval", "--data", d, "--model", out_dir.to_str().unwrap()]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "a failed file makes eval's exit code 1: {err}");
+    assert!(err.contains("failed: ") && err.contains("zero_hz.wav"), "{err}");
+    assert!(text(&o.stdout).contains("on 5 files"), "{}", text(&o.stdout));
+}
+
+#[test]
+fn a_damaged_embedding_cache_is_recomputed_not_trusted() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    toy_genres(data.path());
     let d = data.path().to_str().unwrap();
     let train = || common::genre_meter_cli(home.path(), &["train", "--data", d, "--out", "toy", "--force", "--jobs", "1"]);
     let o = train();
