@@ -6,7 +6,10 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    // Read at run time, not baked in with env!(): a build-script binary reused from another
+    // checkout's target folder must still embed this checkout's models.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest_dir).join("models");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut entries: Vec<_> = std::fs::read_dir(&root)
         .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
