@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    // Read at run time: `env!` would bake in the folder the build script was compiled in,
+    // and a target directory copied from another checkout would embed that checkout's models.
+    let root = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("models");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut entries: Vec<_> = std::fs::read_dir(&root)
         .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
