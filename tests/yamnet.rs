@@ -21,10 +21,10 @@ macro_rules! require_yamnet {
     () => {
         match shared_yamnet() {
             Some(d) => d,
-            None => {
-                eprintln!("SKIPPED: ../shared/models/yamnet is absent; YAMNet cannot be committed, so this test needs it");
-                return;
-            }
+            None => skip_test!(
+                ci_provides: true,
+                "../shared/models/yamnet is absent; YAMNet cannot be committed, so this test needs it"
+            ),
         }
     };
 }

@@ -19,6 +19,9 @@ mod history;
 mod palette;
 mod status;
 
+/// *Copy tags*' text, for the tests (`plugin/tests/actions.rs`).
+pub use status::verdict_tags;
+
 /// Size the editor opens with, logical pixels.
 pub const DEFAULT_SIZE: (u32, u32) = (720, 560);
 /// Smallest size at which everything stays readable.

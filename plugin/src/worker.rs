@@ -38,6 +38,14 @@ pub fn window_hop(requested_seconds: f64, model: &LoadedModel) -> f64 {
     requested_seconds.min(model.manifest().frontend.patch_seconds())
 }
 
+/// Test hook, unset in normal use: `GENRE_METER_TEST_WORKER_DELAY_MS` (read once when a
+/// worker starts) makes the worker sleep that long after each drain, so that it falls behind
+/// and reads the queue in large chunks across its wrap-around (`plugin/tests/host_parity.rs`).
+fn test_drain_delay() -> Duration {
+    let ms = std::env::var("GENRE_METER_TEST_WORKER_DELAY_MS").ok().and_then(|v| v.parse().ok());
+    Duration::from_millis(ms.unwrap_or(0))
+}
+
 /// Analysis state that outlives one activation: handed to the thread when it starts and
 /// handed back when it stops.
 pub struct Carry {
@@ -155,6 +163,7 @@ impl Run {
     }
 
     fn serve(&mut self, mut queue: Consumer<f32>, stop: &AtomicBool) {
+        let drain_delay = test_drain_delay();
         let (catalogue, problems) = model_cache::choices();
         self.with_text(|t| {
             t.catalogue = catalogue;
@@ -165,6 +174,9 @@ impl Run {
             let started = Instant::now();
             if let Err(panic) = panic_guard::contain(|| self.step(&mut queue, stopping)) {
                 self.contain_panic(panic);
+            }
+            if !drain_delay.is_zero() {
+                std::thread::sleep(drain_delay);
             }
             if stopping {
                 self.status.sample_rate_hz.store(0, Ordering::Relaxed);

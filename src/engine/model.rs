@@ -71,9 +71,14 @@ fn read_folder(dir: &Path) -> Result<Unresolved, ModelError> {
     Ok(Unresolved { file, origin: ModelOrigin::Folder(dir.to_path_buf()), manifest_path })
 }
 
-/// Resolves full models first, then heads onto them.
+/// Resolves full models first, then heads onto them; built-in models (full and heads) before
+/// installed ones, so that an installed model cannot take a built-in model's name.
 fn resolve_all(raw: Vec<Unresolved>, problems: &mut Vec<ModelError>) -> Vec<ModelEntry> {
-    let (heads, full): (Vec<_>, Vec<_>) = raw.into_iter().partition(|u| u.file.backbone.is_some());
+    let is_head = |u: &Unresolved| u.file.backbone.is_some();
+    let is_builtin = |u: &Unresolved| matches!(u.origin, ModelOrigin::BuiltIn);
+    let mut raw = raw;
+    // Stable: built-in full, built-in heads, installed full, installed heads.
+    raw.sort_by_key(|u| (!is_builtin(u), is_head(u)));
     let mut entries: Vec<ModelEntry> = Vec::new();
     fn add(entry: ModelEntry, path: &Path, entries: &mut Vec<ModelEntry>, problems: &mut Vec<ModelError>) {
         if entries.iter().any(|e| e.manifest.name == entry.manifest.name) {
@@ -85,15 +90,16 @@ fn resolve_all(raw: Vec<Unresolved>, problems: &mut Vec<ModelError>) -> Vec<Mode
             entries.push(entry);
         }
     }
-    for u in full {
-        let manifest = u.file.resolve(None).expect("full models have a front-end");
-        add(ModelEntry { manifest, origin: u.origin, backbone: None }, &u.manifest_path, &mut entries, problems);
-    }
-    for u in heads {
+    for u in raw {
         let path = u.manifest_path.clone();
-        match attach_backbone(u, &entries) {
-            Ok(entry) => add(entry, &path, &mut entries, problems),
-            Err(e) => problems.push(e),
+        if is_head(&u) {
+            match attach_backbone(u, &entries) {
+                Ok(entry) => add(entry, &path, &mut entries, problems),
+                Err(e) => problems.push(e),
+            }
+        } else {
+            let manifest = u.file.resolve(None).expect("full models have a front-end");
+            add(ModelEntry { manifest, origin: u.origin, backbone: None }, &path, &mut entries, problems);
         }
     }
     entries

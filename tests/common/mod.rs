@@ -7,6 +7,9 @@ use std::sync::{Arc, OnceLock};
 
 use genre_meter::engine::{LoadedModel, model};
 
+/// Skips that show (`skip_test!`); read its documentation before adding a skip.
+pub mod skip;
+
 /// A deterministic, music-like signal defined in continuous time, so that it is the same
 /// audio at every sample rate: a chord progression with harmonics, a bass line, a kick and
 /// a band-limited "hi-hat" made of many sines. Everything stays below 7 kHz.
@@ -109,16 +112,17 @@ pub fn shared_dir() -> Option<PathBuf> {
     dir.join("NOTES.md").is_file().then_some(dir)
 }
 
-/// Skips the calling test (returns `None` and says why) when `../shared` is absent.
+/// `../shared`, or skips the calling test (`skip_test!`: recorded, and a failure under
+/// `CI=true`, since CI provides `../shared`).
 #[macro_export]
 macro_rules! require_shared {
     () => {
         match common::shared_dir() {
             Some(d) => d,
-            None => {
-                eprintln!("SKIPPED: ../shared (GTZAN, YAMNet) is not next to the repository; this test needs it");
-                return;
-            }
+            None => $crate::skip_test!(
+                ci_provides: true,
+                "../shared (GTZAN, YAMNet) is not next to the repository; this test needs it"
+            ),
         }
     };
 }

@@ -128,14 +128,17 @@ fn test(args: &[String]) -> Result<(), String> {
     fetch_ort()?;
     let root = workspace_root();
     let nextest = Command::new(env!("CARGO")).args(["nextest", "--version"]).output().is_ok_and(|o| o.status.success());
+    let skip_log = skip_log_start(&root)?;
     let mut cmd = Command::new(env!("CARGO"));
-    cmd.current_dir(&root);
+    cmd.current_dir(&root).env(SKIP_LOG_ENV, &skip_log);
     if nextest {
         cmd.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
     } else {
         cmd.args(["test", "--workspace", "--no-fail-fast"]);
     }
-    run(cmd.args(args))?;
+    let result = run(cmd.args(args));
+    skip_summary(&skip_log);
+    result?;
     if nextest {
         // nextest does not run doc tests.
         run(Command::new(env!("CARGO")).current_dir(&root).args(["test", "--workspace", "--doc"]))?;
@@ -247,6 +250,34 @@ fn strip_ansi(text: &str) -> String {
         }
     }
     out
+}
+
+/// Environment variable through which tests record their skips (`tests/common/skip.rs`).
+const SKIP_LOG_ENV: &str = "GENRE_METER_SKIP_LOG";
+
+/// An empty skip log for this test run: `target/test-skips.log`.
+fn skip_log_start(root: &Path) -> Result<PathBuf, String> {
+    let path = root.join("target/test-skips.log");
+    std::fs::create_dir_all(root.join("target")).map_err(|e| format!("cannot create target/: {e}"))?;
+    std::fs::write(&path, "").map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// Ends the test output with the skipped tests and why ("0 tests skipped" when none), so that
+/// a skip never passes unseen. A test retried by nextest is counted once.
+fn skip_summary(log: &Path) {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut skips: Vec<(&str, &str)> =
+        text.lines().filter_map(|l| l.split_once('\t')).collect();
+    skips.sort();
+    skips.dedup();
+    let list: Vec<String> = skips.iter().map(|(test, why)| format!("{test}: {why}")).collect();
+    let noun = if skips.len() == 1 { "test" } else { "tests" };
+    if list.is_empty() {
+        println!("0 tests skipped");
+    } else {
+        println!("{} {noun} skipped: {}", skips.len(), list.join("; "));
+    }
 }
 
 /// Speed and memory figures, with the Python peers (musicnn's pipeline, librosa) in the same

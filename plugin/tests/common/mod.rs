@@ -10,6 +10,34 @@ use clack_host::prelude::*;
 
 pub const PLUGIN_ID: &str = "invalid.example.genre-meter";
 
+/// Skips that show (`skip_test!`): the root crate's helper, shared by path. Read its
+/// documentation before adding a skip.
+#[path = "../../../tests/common/skip.rs"]
+pub mod skip;
+
+/// `../shared` next to the repository (or `$GENRE_METER_SHARED`), when present.
+pub fn shared_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("GENRE_METER_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
+    dir.join("NOTES.md").is_file().then_some(dir)
+}
+
+/// `../shared`, or skips the calling test (`skip_test!`: recorded, and a failure under
+/// `CI=true`, since CI provides `../shared`).
+#[macro_export]
+macro_rules! require_shared {
+    () => {
+        match common::shared_dir() {
+            Some(d) => d,
+            None => $crate::skip_test!(
+                ci_provides: true,
+                "../shared (GTZAN, YAMNet) is not next to the repository; this test needs it"
+            ),
+        }
+    };
+}
+
 pub struct TestHost;
 pub struct TestShared;
 
@@ -99,6 +127,18 @@ pub fn play_with_events(
     channels: &[Vec<f32>],
     mut events: impl FnMut(usize, usize, &mut EventBuffer),
 ) -> Vec<Vec<f32>> {
+    play_with_host(instance, rate_hz, block, channels, |_, block_index, frames, buffer| events(block_index, frames, buffer))
+}
+
+/// [`play_with_events`], whose callback also gets the instance (main-thread calls such as a
+/// state save while the processor runs, as a host makes them).
+pub fn play_with_host(
+    instance: &mut PluginInstance<TestHost>,
+    rate_hz: f64,
+    block: usize,
+    channels: &[Vec<f32>],
+    mut events: impl FnMut(&mut PluginInstance<TestHost>, usize, usize, &mut EventBuffer),
+) -> Vec<Vec<f32>> {
     let mut event_buffer = EventBuffer::with_capacity(64);
     select_layout(instance, channels.len());
     let config = PluginAudioConfiguration { sample_rate: rate_hz, min_frames_count: 1, max_frames_count: block as u32 };
@@ -115,7 +155,7 @@ pub fn play_with_events(
     while start < frames {
         let len = block.min(frames - start);
         event_buffer.clear();
-        events(start / block, len, &mut event_buffer);
+        events(instance, start / block, len, &mut event_buffer);
         for c in 0..n_ch {
             input[c][..len].copy_from_slice(&channels[c][start..start + len]);
         }
@@ -138,6 +178,41 @@ pub fn play_with_events(
     let processor = processor.stop_processing();
     instance.deactivate(processor);
     result
+}
+
+/// [`play`] for a stream longer than the plugin's 8 s queue, without a sample dropped: the
+/// host plays `burst_seconds` at full speed, then waits until the verdict says the worker has
+/// analysed all but `slack_seconds` of it (one window's worth: audio after the last whole
+/// window is not yet counted), so that at most `burst_seconds + slack_seconds` are ever queued.
+pub fn play_paced(
+    instance: &mut PluginInstance<TestHost>,
+    rate_hz: f64,
+    block: usize,
+    channels: &[Vec<f32>],
+    burst_seconds: f64,
+    slack_seconds: f64,
+) -> Vec<Vec<f32>> {
+    let burst_blocks = ((burst_seconds * rate_hz) / block as f64).floor() as usize;
+    assert!(burst_blocks > 0, "a burst holds at least one block");
+    play_with_host(instance, rate_hz, block, channels, |instance, block_index, _, _| {
+        if block_index == 0 || block_index % burst_blocks != 0 {
+            return;
+        }
+        let pushed_seconds = (block_index * block) as f64 / rate_hz;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let verdict = verdict(instance);
+            let analysed = verdict["analysed_seconds"].as_f64().unwrap_or(0.0);
+            if analysed >= pushed_seconds - slack_seconds {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the worker analysed {analysed} s of {pushed_seconds} s in 60 s: {verdict}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    })
 }
 
 /// The plugin's state as the host saves it (nice-plug writes JSON).
