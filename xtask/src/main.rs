@@ -181,7 +181,7 @@ fn validators(root: &Path) -> Result<(), String> {
             Ok(out) => out,
             Err(e) => {
                 failures.push(format!("{name}: cannot run {cmd:?}: {e}"));
-                return;
+                return String::new();
             }
         };
         let text = strip_ansi(&format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
@@ -190,15 +190,17 @@ fn validators(root: &Path) -> Result<(), String> {
             eprintln!("---- {name} output ----\n{text}---- end of {name} output ----");
             failures.push(format!("{name} failed with {}", out.status));
         }
+        text
     };
     check(
         "clap-validator",
         Command::new(dir.join("clap-validator")).arg("validate").arg(&clap),
         &|text| lines_with(text, &["tests run"]),
     );
-    check("vst3-validator", Command::new(dir.join("vst3-validator")).arg("-e").arg(&vst3), &|text| {
+    let vst3_text = check("vst3-validator", Command::new(dir.join("vst3-validator")).arg("-e").arg(&vst3), &|text| {
         lines_with(text, &["Result:", "No bypass"])
     });
+    let bypass_missing = vst3_text.contains("No bypass parameter found");
     let pluginval = |cmd: &mut Command| {
         cmd.arg(dir.join("pluginval")).args(["--strictness-level", "10", "--validate"]).arg(&vst3);
     };
@@ -215,6 +217,9 @@ fn validators(root: &Path) -> Result<(), String> {
         let mut cmd = Command::new(dir.join("pluginval"));
         cmd.args(["--strictness-level", "10", "--skip-gui-tests", "--validate"]).arg(&vst3);
         check("pluginval (strictness 10, --skip-gui-tests)", &mut cmd, &pluginval_summary);
+    }
+    if bypass_missing {
+        failures.push("vst3-validator: \"No bypass parameter found\" (the Bypass parameter lost its bypass flag)".into());
     }
     eprintln!("validators: all done in {:.0} s", started.elapsed().as_secs_f64());
     if failures.is_empty() { Ok(()) } else { Err(failures.join("; ")) }

@@ -23,12 +23,12 @@ pub fn visible_entries(len: usize, content_width: f32, slot_width: f32, from_x: 
 
 pub fn strip(ui: &mut Ui, snap: &MeterSnapshot, text: &StatusText, minutes: f32) {
     let hop = snap.hop_seconds.max(0.1);
-    let kept_seconds = snap.history_len as f32 * hop;
+    let kept_seconds = (snap.history_len as f32 * hop).round() as u64;
     ui.add(
         egui::Label::new(format!(
-            "History, {minutes:.0} min ({}:{:02.0} kept, drag to go back)",
-            (kept_seconds / 60.0).floor(),
-            kept_seconds % 60.0
+            "History, {minutes:.0} min ({}:{:02} kept, drag to go back)",
+            kept_seconds / 60,
+            kept_seconds % 60
         ))
         .truncate(),
     )

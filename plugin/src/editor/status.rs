@@ -65,9 +65,9 @@ pub fn verdict_tags(snap: &MeterSnapshot, text: &StatusText, shown: &[usize]) ->
 
 pub fn verdict(ui: &mut Ui, snap: &MeterSnapshot, status: &MeterStatus, text: &StatusText, shown: &[usize]) {
     ui.horizontal_wrapped(|ui| {
-        let minutes = (snap.analysed_seconds / 60.0).floor();
-        let seconds = snap.analysed_seconds - minutes * 60.0;
-        ui.strong(format!("Whole piece ({minutes:.0}:{seconds:02.0}, {} windows, {} silent):",
+        let total = snap.analysed_seconds.round() as u64;
+        let (minutes, seconds) = (total / 60, total % 60);
+        ui.strong(format!("Whole piece ({minutes}:{seconds:02}, {} windows, {} silent):",
             snap.verdict_windows, snap.verdict_silent_windows));
         if snap.verdict_windows == 0 {
             ui.label("nothing but silence yet");
