@@ -1,4 +1,11 @@
 //! Streaming audio decoding (symphonia) to mono `f32` at the file's own sample rate.
+//!
+//! Samples are not clipped here. One decoder does clip: symphonia 0.5's Vorbis decoder
+//! clamps every output sample to ±1 inside its synthesis (`symphonia-codec-vorbis` 0.5.5,
+//! `dsp.rs`, after the overlap-add), with no option to turn it off (`DecoderOptions` has only
+//! `verify`). libsndfile (musicnn's `librosa.load`) does not, so Ogg Vorbis peaks above full
+//! scale differ; on GTZAN clips that moves musicnn's tags by ~1e-4. symphonia 0.6 no longer
+//! clamps; moving to it is an API migration of this file.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

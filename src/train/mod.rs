@@ -410,3 +410,25 @@ pub fn evaluate(
     }
     Ok(EvalReport { model: entry.manifest.name.clone(), window: windows.scores(), track: tracks.scores(), failed })
 }
+
+#[cfg(test)]
+mod cache_key_tests {
+    use super::*;
+    use crate::engine::manifest::ResamplerKind;
+    use crate::engine::model;
+
+    #[test]
+    fn embeddings_made_with_another_resampler_are_not_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let audio = dir.path().join("a.wav");
+        std::fs::write(&audio, b"same bytes").unwrap();
+        let kaiser = model::resolve("msd-musicnn").unwrap();
+        assert_eq!(kaiser.manifest.frontend.resampler, ResamplerKind::KaiserBest);
+        let mut fft = kaiser.clone();
+        fft.manifest.frontend.resampler = ResamplerKind::Fft;
+        let settings = AnalysisSettings::default();
+        let (a, b) = (cache_key(&kaiser, &settings, &audio).unwrap(), cache_key(&fft, &settings, &audio).unwrap());
+        assert_ne!(a, b);
+        assert_eq!(a, cache_key(&kaiser, &settings, &audio).unwrap(), "the key is stable");
+    }
+}
