@@ -136,15 +136,66 @@ fn test(args: &[String]) -> Result<(), String> {
     } else {
         cmd.args(["test", "--workspace", "--no-fail-fast"]);
     }
-    let result = run(cmd.args(args));
-    skip_summary(&skip_log);
-    result?;
-    if nextest {
+    let (passed, failed, mut result) = run_counting(cmd.args(args));
+    let skipped = skip_summary(&skip_log);
+    if result.is_ok() && nextest {
         // nextest does not run doc tests.
-        run(Command::new(env!("CARGO")).current_dir(&root).args(["test", "--workspace", "--doc"]))?;
+        result = run(Command::new(env!("CARGO")).current_dir(&root).args(["test", "--workspace", "--doc"]));
     }
-    validators(&root)?;
-    Ok(())
+    let validated = if result.is_ok() { validators(&root) } else { Ok(()) };
+    // One plain closing line for whoever reads the end of the log (CI): the test runner's
+    // counts, with the tests that skipped themselves (they pass as far as the runner knows).
+    let failed = failed + usize::from(validated.is_err());
+    println!("tests: {} passed, {failed} failed, {skipped} skipped", passed - skipped.min(passed));
+    result?;
+    validated
+}
+
+/// Runs the test runner, echoing its output, and returns the (passed, failed) counts of its
+/// closing summary (nextest: "N tests run: P passed, F failed, ..."; cargo test: every
+/// "test result:" line added up).
+fn run_counting(cmd: &mut Command) -> (usize, usize, Result<(), String>) {
+    use std::io::{BufRead, BufReader};
+    let mut child = match cmd.stderr(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn() {
+        Ok(child) => child,
+        Err(e) => return (0, 0, Err(format!("cannot run {cmd:?}: {e}"))),
+    };
+    let out = child.stdout.take().expect("piped");
+    let echo_out = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            println!("{line}");
+            lines.push(line);
+        }
+        lines
+    });
+    let mut lines = Vec::new();
+    for line in BufReader::new(child.stderr.take().expect("piped")).lines().map_while(Result::ok) {
+        eprintln!("{line}");
+        lines.push(line);
+    }
+    lines.extend(echo_out.join().unwrap_or_default());
+    let status = child.wait();
+    let count = |line: &str, word: &str| -> usize {
+        let words: Vec<&str> = line.split(|c: char| c == ',' || c == ';' || c.is_whitespace()).filter(|w| !w.is_empty()).collect();
+        words.windows(2).filter(|w| w[1].trim_end_matches(['(', ')', ':']) == word).filter_map(|w| w[0].parse::<usize>().ok()).sum()
+    };
+    let (mut passed, mut failed) = (0, 0);
+    if let Some(summary) = lines.iter().rev().find(|l| l.contains("tests run:")) {
+        passed = count(summary, "passed");
+        failed = count(summary, "failed");
+    } else {
+        for l in lines.iter().filter(|l| l.starts_with("test result:")) {
+            passed += count(l, "passed");
+            failed += count(l, "failed");
+        }
+    }
+    let result = match status {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => Err(format!("{cmd:?} failed with {s} ({failed} failed)")),
+        Err(e) => Err(format!("{cmd:?}: {e}")),
+    };
+    (passed, failed, result)
 }
 
 /// The plugin validators hosts and users trust (clap-validator, Steinberg's VST3 validator,
@@ -270,7 +321,7 @@ fn skip_log_start(root: &Path) -> Result<PathBuf, String> {
 
 /// Ends the test output with the skipped tests and why ("0 tests skipped" when none), so that
 /// a skip never passes unseen. A test retried by nextest is counted once.
-fn skip_summary(log: &Path) {
+fn skip_summary(log: &Path) -> usize {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let mut skips: Vec<(&str, &str)> =
         text.lines().filter_map(|l| l.split_once('\t')).collect();
@@ -283,6 +334,7 @@ fn skip_summary(log: &Path) {
     } else {
         println!("{} {noun} skipped: {}", skips.len(), list.join("; "));
     }
+    skips.len()
 }
 
 /// Speed and memory figures, with the Python peers (musicnn's pipeline, librosa) in the same
