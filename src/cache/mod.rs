@@ -17,7 +17,8 @@ use sha2::{Digest, Sha256};
 use crate::engine::batch::{FileResult, analyze_files};
 use crate::engine::{AnalysisSettings, FileAnalysis, ModelEntry, ModelError, runtime};
 
-/// Version of the stored record; bump when [`FileAnalysis`] changes meaning.
+/// Version of the stored record; bump when [`FileAnalysis`] or the engine's numbers change
+/// meaning without a manifest change (engine changes within a release are not detected).
 const RECORD_VERSION: u32 = 1;
 
 /// Files analysed by the model (inference ran) in this process, through this module.
@@ -70,6 +71,8 @@ impl AnalysisCache {
     pub fn new(dir: PathBuf, entry: &ModelEntry, settings: &AnalysisSettings) -> Self {
         let mut h = Sha256::new();
         h.update(RECORD_VERSION.to_le_bytes());
+        // A new release may analyse differently; its results are its own.
+        h.update(env!("CARGO_PKG_VERSION").as_bytes());
         let mut model = Some(entry);
         while let Some(m) = model {
             h.update(m.manifest.name.as_bytes());
@@ -77,6 +80,9 @@ impl AnalysisCache {
             h.update(m.manifest.sha256.as_bytes());
             h.update(serde_json::to_vec(&m.manifest.frontend).expect("front-end config serialises"));
             h.update(serde_json::to_vec(&m.manifest.labels).expect("labels serialise"));
+            // Every other manifest field too (e.g. calibration or resampler settings added
+            // later): a changed manifest is a different model, never a stale hit.
+            h.update(format!("{:?}", m.manifest).as_bytes());
             model = m.backbone.as_deref();
         }
         // Every setting that changes the numbers (batch size does not).
