@@ -120,7 +120,9 @@ pub fn parse_m3u(text: &str, base: &Path) -> Vec<PlaylistEntry> {
 /// PLS: `FileN=`, `TitleN=`, `LengthN=` in a `[playlist]` section, in `N` order.
 pub fn parse_pls(text: &str, base: &Path) -> Vec<PlaylistEntry> {
     use std::collections::BTreeMap;
-    let mut by_number: BTreeMap<u32, (Option<String>, Option<String>, Option<f64>)> = BTreeMap::new();
+    /// File, title and length of entry N.
+    type PlsEntry = (Option<String>, Option<String>, Option<f64>);
+    let mut by_number: BTreeMap<u32, PlsEntry> = BTreeMap::new();
     for line in text.trim_start_matches('\u{feff}').lines() {
         let Some((key, value)) = line.trim().split_once('=') else { continue };
         let key = key.trim().to_ascii_lowercase();

@@ -244,6 +244,6 @@ pub fn render(report: &Report) -> String {
             strip = strip_svg(row, &report.labels),
         );
     }
-    let _ = write!(html, "</tbody></table><script>{SCRIPT}</script></body></html>\n");
+    let _ = writeln!(html, "</tbody></table><script>{SCRIPT}</script></body></html>");
     html
 }

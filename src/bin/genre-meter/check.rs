@@ -168,7 +168,7 @@ pub fn run(args: CheckArgs) -> ExitCode {
         }
     };
     for (slot, path) in pending {
-        let done = analysed.iter().find(|d| &d.result.path == &path).expect("every file was analysed");
+        let done = analysed.iter().find(|d| d.result.path == path).expect("every file was analysed");
         let check = std::mem::replace(
             &mut entries[slot],
             EntryCheck::failed(PathBuf::new(), 0, String::new(), None, Flag::AllSilent),
