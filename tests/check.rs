@@ -209,3 +209,23 @@ fn check_flags_off_format_dead_air_genre_change_missing_url_and_non_audio() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 5, "four wavs; notes.txt is not picked up from a folder");
 }
+
+#[test]
+fn a_brief_wobble_is_not_a_genre_change_but_a_long_part_is() {
+    use genre_meter::playlist::check::{TimelineCell, genre_segments};
+    let manifest = model::resolve(model::DEFAULT_MODEL).unwrap().manifest;
+    // Windows every second: label 0 for 20 s, label 1 for 3 s, label 0 for 20 s, label 2 for 20 s.
+    let labels: Vec<usize> = [(0, 20), (1, 3), (0, 20), (2, 20)].iter().flat_map(|&(l, n)| std::iter::repeat_n(l, n)).collect();
+    let cells: Vec<TimelineCell> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| TimelineCell { start_seconds: i as f64, end_seconds: i as f64 + 3.0, label: Some(l), probability: 0.9 })
+        .collect();
+    let segs = genre_segments(&cells, &manifest, 65.0, 10.0);
+    let names: Vec<&str> = segs.iter().map(|s| s.genre.as_str()).collect();
+    assert_eq!(names, vec![manifest.labels.names[0].as_str(), manifest.labels.names[2].as_str()], "{segs:?}");
+    assert!((segs[0].end_seconds - 44.0).abs() < 1e-9, "half way between the window centres 43.5 and 44.5: {segs:?}");
+    assert_eq!((segs[0].start_seconds, segs[1].end_seconds), (0.0, 65.0));
+    // With a 2 s minimum the 3 s wobble counts.
+    assert_eq!(genre_segments(&cells, &manifest, 65.0, 2.0).len(), 4);
+}

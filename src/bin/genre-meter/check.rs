@@ -167,18 +167,19 @@ pub fn run(args: CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Dead air needs the short-term level: one more decode per file (no inference), on
+    // `--jobs` threads, and cached like the analysis.
+    let levels = levels_of_all(&analysed, cache.as_ref(), args.jobs);
     for (slot, path) in pending {
-        let done = analysed.iter().find(|d| d.result.path == path).expect("every file was analysed");
+        let k = analysed.iter().position(|d| d.result.path == path).expect("every file was analysed");
+        let done = &analysed[k];
         let check = std::mem::replace(
             &mut entries[slot],
             EntryCheck::failed(PathBuf::new(), 0, String::new(), None, Flag::AllSilent),
         );
         entries[slot] = match &done.result.outcome {
             Err(e) => EntryCheck { flags: vec![Flag::Unreadable { reason: e.to_string() }], ..check },
-            Ok(a) => {
-                let levels = levels_for(&path, done.content_sha256.as_deref(), cache.as_ref());
-                judge(check, a, levels.as_ref(), &model, &rules)
-            }
+            Ok(a) => judge(check, a, levels[k].as_ref(), &model, &rules),
         };
     }
 
@@ -225,6 +226,33 @@ pub fn run(args: CheckArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     if flagged > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+/// Level profiles of every analysed file, in order (`None` where it failed to analyse).
+fn levels_of_all(
+    analysed: &[genre_meter::cache::CachedResult],
+    cache: Option<&AnalysisCache>,
+    jobs: Option<usize>,
+) -> Vec<Option<LevelProfile>> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = jobs.unwrap_or(cores).clamp(1, analysed.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<LevelProfile>>> = analysed.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(done) = analysed.get(i) else { break };
+                    if done.result.outcome.is_ok() {
+                        let p = levels_for(&done.result.path, done.content_sha256.as_deref(), cache);
+                        *slots[i].lock().expect("no panics while holding") = p;
+                    }
+                }
+            });
+        }
+    });
+    slots.into_iter().map(|m| m.into_inner().expect("no panics while holding")).collect()
 }
 
 /// The file's level profile, from the cache when the same bytes were measured before.
