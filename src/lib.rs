@@ -5,3 +5,7 @@
 
 pub mod engine;
 pub mod train;
+pub mod cache;
+pub mod library;
+pub mod playlist;
+pub mod report;

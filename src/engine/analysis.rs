@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::decode::AudioDecoder;
 use super::error::{AnalysisError, ModelError};
@@ -46,7 +46,7 @@ impl Default for AnalysisSettings {
 }
 
 /// One analysis window.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WindowPrediction {
     pub start_seconds: f64,
     pub end_seconds: f64,
@@ -66,7 +66,7 @@ impl WindowPrediction {
 }
 
 /// The whole-piece result.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrackSummary {
     pub duration_seconds: f64,
     pub windows: usize,
@@ -340,7 +340,7 @@ fn to_db(mean_square: f64) -> f32 {
 }
 
 /// What analysing one file gives.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FileAnalysis {
     pub sample_rate_hz: u32,
     pub channels: usize,

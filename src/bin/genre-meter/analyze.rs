@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
-use genre_meter::engine::batch::{FileResult, analyze_files, find_audio_files};
+use genre_meter::engine::batch::{FileResult, find_audio_files};
 use genre_meter::engine::{AnalysisSettings, DecodeError, model};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -47,6 +47,12 @@ pub struct AnalyzeArgs {
     /// Files analysed at once (default: all cores).
     #[arg(long, short)]
     pub jobs: Option<usize>,
+    /// Analyse every file even when a cached result exists.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Also write a self-contained HTML report to this file.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -101,10 +107,16 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
         progress.set_message(r.path.display().to_string());
         progress.inc(1);
     };
-    let analysed = analyze_files(&files, &entry, &settings, args.jobs, on_done);
+    let cache = (!args.no_cache).then(|| genre_meter::cache::AnalysisCache::in_data_dir(&entry, &settings));
+    let analysed = genre_meter::cache::analyze_files_cached(&files, &entry, &settings, args.jobs, cache.as_ref(), on_done);
     progress.finish_and_clear();
     match analysed {
-        Ok(done) => results.extend(done),
+        Ok((done, cache_problem)) => {
+            if let Some(e) = cache_problem {
+                eprintln!("warning: {e}");
+            }
+            results.extend(done.into_iter().map(|d| d.result))
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
@@ -115,11 +127,18 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let top = output::Top { count: args.top, genres_only: args.genres_only };
+    let tags = crate::check::genre_tags_of(&results);
     let written = match args.format {
-        Format::Table => output::table(&mut out, &results, model, top, args.timeline),
-        Format::Json => output::json(&mut out, &results, model, top, args.timeline),
-        Format::Csv => output::csv(&mut out, &results, model, args.timeline),
+        Format::Table => output::table(&mut out, &results, model, top, args.timeline, &tags),
+        Format::Json => output::json(&mut out, &results, model, top, args.timeline, &tags),
+        Format::Csv => output::csv(&mut out, &results, model, args.timeline, &tags),
     };
+    if let Some(path) = &args.report
+        && let Err(e) = crate::check::write_analysis_report(path, &results, model, &tags)
+    {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     if let Err(e) = written {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             eprintln!("error: writing the output failed: {e}");
@@ -143,6 +162,8 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
         failed,
         if too_short > 0 { format!(", {too_short} too short to classify") } else { String::new() }
     );
+    let cache_counts = genre_meter::cache::counters();
+    eprintln!("{} files analysed by the model, {} from the cache", cache_counts.inferences, cache_counts.hits);
     if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 

@@ -1,7 +1,9 @@
 //! `genre-meter`: the command-line shell over the analysis engine.
 
 mod analyze;
+mod check;
 mod output;
+mod tag;
 mod train;
 
 use std::process::ExitCode;
@@ -33,6 +35,10 @@ enum Command {
     /// Score a model on labelled audio: accuracy, balanced accuracy, per-genre P/R/F1,
     /// confusion matrix, per window and per track.
     Eval(train::EvalArgs),
+    /// Analyse files, folders or playlists and write the genre into each file's tags.
+    Tag(tag::TagArgs),
+    /// Check playlist entries against a format: genre, dead air, genre changes, missing files.
+    Check(check::CheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +49,8 @@ fn main() -> ExitCode {
         Command::InstallYamnet { path } => install_yamnet(&path),
         Command::Train(args) => train::train(args),
         Command::Eval(args) => train::eval(args),
+        Command::Tag(args) => tag::run(args),
+        Command::Check(args) => check::run(args),
     }
 }
 

@@ -19,6 +19,21 @@ fn is_genre(model: &Manifest, i: usize) -> bool {
     model.labels.genres.contains(&model.labels.names[i])
 }
 
+/// Each file's genre tag as it is in the file (absent: no tag could be read).
+pub type GenreTagsByPath = std::collections::HashMap<std::path::PathBuf, Vec<String>>;
+
+/// The top genre label and whether the file's genre tag names it (`None`: no tag value).
+fn tag_agreement(model: &Manifest, p: &[f32], tags: &[String]) -> (Option<String>, Option<bool>) {
+    let top = ranked(p).into_iter().find(|&i| model.labels.genres.is_empty() || is_genre(model, i));
+    let top = top.map(|i| model.labels.names[i].clone());
+    let values: Vec<&String> = tags.iter().filter(|t| !t.trim().is_empty()).collect();
+    let agrees = match (&top, values.is_empty()) {
+        (Some(t), false) => Some(values.iter().any(|v| genre_meter::library::tags::same_genre(v, t))),
+        _ => None,
+    };
+    (top, agrees)
+}
+
 /// Which labels a file's top list shows.
 #[derive(Clone, Copy)]
 pub struct Top {
@@ -44,7 +59,14 @@ pub fn status(r: &FileResult) -> &'static str {
     }
 }
 
-pub fn table(out: &mut impl Write, results: &[FileResult], model: &Manifest, top: Top, timeline: bool) -> io::Result<()> {
+pub fn table(
+    out: &mut impl Write,
+    results: &[FileResult],
+    model: &Manifest,
+    top: Top,
+    timeline: bool,
+    tags: &GenreTagsByPath,
+) -> io::Result<()> {
     let marks_genres = !model.labels.genres.is_empty() && model.labels.genres.len() < model.labels.names.len();
     for r in results {
         writeln!(out, "{}", r.path.display())?;
@@ -78,6 +100,13 @@ pub fn table(out: &mut impl Write, results: &[FileResult], model: &Manifest, top
                     if let Some(g) = best_genre {
                         writeln!(out, "  top genre: {} ({:.3})", model.labels.names[g], p[g])?;
                     }
+                }
+                if let Some(values) = tags.get(&r.path).filter(|v| !v.is_empty()) {
+                    let verdict = match tag_agreement(model, p, values).1 {
+                        Some(false) => "  <- DISAGREES with the prediction",
+                        _ => "  (agrees)",
+                    };
+                    writeln!(out, "  genre tag: {}{verdict}", values.join("; "))?;
                 }
                 for i in top.labels(model, p) {
                     let mark = if marks_genres && is_genre(model, i) { "  [genre]" } else { "" };
@@ -118,7 +147,14 @@ fn window_json(model: &Manifest, w: &WindowPrediction) -> Value {
     })
 }
 
-pub fn json(out: &mut impl Write, results: &[FileResult], model: &Manifest, top: Top, timeline: bool) -> io::Result<()> {
+pub fn json(
+    out: &mut impl Write,
+    results: &[FileResult],
+    model: &Manifest,
+    top: Top,
+    timeline: bool,
+    tags: &GenreTagsByPath,
+) -> io::Result<()> {
     let files: Vec<Value> = results
         .iter()
         .map(|r| match &r.outcome {
@@ -150,6 +186,10 @@ pub fn json(out: &mut impl Write, results: &[FileResult], model: &Manifest, top:
                     "top": top_list,
                     "probabilities": s.probabilities.as_ref().map(|p| label_map(model, p)),
                 });
+                let tag = tags.get(&r.path);
+                v["genre_tag"] = json!(tag);
+                v["genre_tag_agrees"] =
+                    json!(tag.zip(s.probabilities.as_ref()).and_then(|(t, p)| tag_agreement(model, p, t).1));
                 if timeline {
                     v["timeline"] = Value::Array(a.windows.iter().map(|w| window_json(model, w)).collect());
                 }
@@ -169,7 +209,7 @@ fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }
 
-pub fn csv(out: &mut impl Write, results: &[FileResult], model: &Manifest, timeline: bool) -> io::Result<()> {
+pub fn csv(out: &mut impl Write, results: &[FileResult], model: &Manifest, timeline: bool, tags: &GenreTagsByPath) -> io::Result<()> {
     let labels: Vec<String> = model.labels.names.iter().map(|l| csv_field(l)).collect();
     let fmt_probs = |p: Option<&Vec<f32>>| match p {
         Some(p) => p.iter().map(|v| format!("{v:.6}")).collect::<Vec<_>>().join(","),
@@ -178,14 +218,14 @@ pub fn csv(out: &mut impl Write, results: &[FileResult], model: &Manifest, timel
     if timeline {
         writeln!(out, "path,status,start_seconds,end_seconds,level_dbfs,silent,{}", labels.join(","))?;
     } else {
-        writeln!(out, "path,status,duration_seconds,windows,silent_windows,top_label,{}", labels.join(","))?;
+        writeln!(out, "path,status,duration_seconds,windows,silent_windows,top_label,{},genre_tag,genre_tag_agrees", labels.join(","))?;
     }
     for r in results {
         let path = csv_field(&r.path.display().to_string());
         match &r.outcome {
             Err(e) => {
                 let status = csv_field(&format!("error: {e}"));
-                let empty = vec![""; labels.len() + 4].join(",");
+                let empty = vec![""; labels.len() + if timeline { 4 } else { 6 }].join(",");
                 writeln!(out, "{path},{status},{empty}")?;
             }
             Ok(a) if timeline => {
@@ -208,14 +248,18 @@ pub fn csv(out: &mut impl Write, results: &[FileResult], model: &Manifest, timel
                     .as_ref()
                     .and_then(|p| ranked(p).first().map(|&i| csv_field(&model.labels.names[i])))
                     .unwrap_or_else(|| if s.too_short { String::new() } else { "silence".into() });
+                let tag = tags.get(&r.path);
+                let agrees = tag.zip(s.probabilities.as_ref()).and_then(|(t, p)| tag_agreement(model, p, t).1);
                 writeln!(
                     out,
-                    "{path},{},{:.3},{},{},{top},{}",
+                    "{path},{},{:.3},{},{},{top},{},{},{}",
                     status(r),
                     s.duration_seconds,
                     s.windows,
                     s.silent_windows,
-                    fmt_probs(s.probabilities.as_ref())
+                    fmt_probs(s.probabilities.as_ref()),
+                    csv_field(&tag.map(|t| t.join(";")).unwrap_or_default()),
+                    agrees.map(|a| a.to_string()).unwrap_or_default()
                 )?;
             }
         }
