@@ -109,7 +109,7 @@ impl Analyzer {
         let labels = model.labels().len();
         let pool = TrackPool::new(&model);
         Self {
-            resampler: StreamResampler::new(input_rate_hz, fe.sample_rate_hz),
+            resampler: StreamResampler::new(fe.resampler, input_rate_hz, fe.sample_rate_hz),
             logmel: LogMel::new(&fe),
             hop_frames,
             patch_frames: fe.patch_frames,
@@ -213,7 +213,7 @@ impl Analyzer {
     /// Forgets the stream and the running whole-piece average.
     pub fn reset(&mut self) {
         let fe = self.model.manifest().frontend.clone();
-        self.resampler = StreamResampler::new(self.input_rate_hz, fe.sample_rate_hz);
+        self.resampler = StreamResampler::new(fe.resampler, self.input_rate_hz, fe.sample_rate_hz);
         self.logmel.reset();
         self.frames.clear();
         self.energies.clear();

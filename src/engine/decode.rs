@@ -149,8 +149,10 @@ impl AudioDecoder {
             if channels == 1 {
                 out.extend_from_slice(&samples[..frames]);
             } else {
-                let scale = 1.0 / channels as f32;
-                out.extend(samples.chunks_exact(channels).take(frames).map(|f| f.iter().sum::<f32>() * scale));
+                // The channel mean, summed in order and divided, as numpy.mean (librosa's
+                // to_mono) computes it in float32.
+                let count = channels as f32;
+                out.extend(samples.chunks_exact(channels).take(frames).map(|f| f.iter().sum::<f32>() / count));
             }
             self.frames_decoded += frames as u64;
             return Ok(true);

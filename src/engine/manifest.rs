@@ -78,6 +78,21 @@ pub enum Framing {
     Tensorflow,
 }
 
+/// How audio at another rate is brought to `sample_rate_hz`: as the model's own pipeline
+/// did, because the 7-8 kHz band a resampler keeps or removes moves a model's outputs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResamplerKind {
+    /// resampy 0.4.3's `kaiser_best` windowed sinc as `librosa.load(sr=...)` runs it
+    /// (musicnn), which is also resampy's default (YAMNet's inference example). -3 dB at
+    /// ~0.91 of the lower Nyquist frequency. The default: both reference pipelines use it.
+    #[default]
+    KaiserBest,
+    /// rubato's FFT resampler, flat to close to the Nyquist frequency (the engine's method
+    /// before models declared theirs).
+    Fft,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PadMode {
@@ -91,6 +106,10 @@ pub enum PadMode {
 pub struct FrontendConfig {
     pub kind: String,
     pub sample_rate_hz: u32,
+    /// How other input rates are converted to `sample_rate_hz` ("kaiser-best" unless given).
+    /// Always written out, so that caches keyed on the front-end see a change of method.
+    #[serde(default)]
+    pub resampler: ResamplerKind,
     pub n_fft: usize,
     pub win_length: usize,
     pub hop_length: usize,

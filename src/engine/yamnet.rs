@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use super::error::ModelError;
 use super::manifest::{
     Framing, FrontendConfig, InputSpec, Labels, LogCompression, ManifestFile, MelNorm, MelScale, OutputActivation,
-    OutputSpec, PadMode, WindowKind,
+    OutputSpec, PadMode, ResamplerKind, WindowKind,
 };
 use super::model::{self, ModelEntry};
 
@@ -40,10 +40,13 @@ pub fn install_hint() -> String {
 /// YAMNet's front-end (`yamnet/features.py`): 16 kHz; frames of 400 samples (25 ms) every
 /// 160 (10 ms), periodic Hann, zero-padded to a 512-point FFT, magnitude; 64 HTK mel bands
 /// 125-7500 Hz without area normalisation; `ln(mel + 0.001)`; patches of 96 frames.
+/// Other rates are resampled with resampy's default filter, `kaiser_best`, as YAMNet's own
+/// inference example (`yamnet/inference.py`: `resampy.resample(waveform, sr, 16000)`) does.
 pub fn frontend() -> FrontendConfig {
     FrontendConfig {
         kind: "log-mel".into(),
         sample_rate_hz: 16_000,
+        resampler: ResamplerKind::KaiserBest,
         n_fft: 512,
         win_length: 400,
         hop_length: 160,

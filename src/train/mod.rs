@@ -70,6 +70,8 @@ fn cache_key(backbone: &ModelEntry, settings: &AnalysisSettings, path: &Path) ->
     // The whole front-end as the manifest declares it (a new resampler setting is a new key).
     h.update(format!("{:?}", backbone.manifest.frontend).as_bytes());
     h.update(backbone.manifest.sha256.as_bytes());
+    // The front-end (resampler included) decides the embeddings as much as the weights do.
+    h.update(toml::to_string(&backbone.manifest.frontend).ok()?.as_bytes());
     h.update(settings.hop_seconds.to_le_bytes());
     h.update(settings.silence_threshold_dbfs.to_le_bytes());
     h.update(&bytes);
@@ -593,4 +595,26 @@ pub fn evaluate(
         track_reliability: Reliability::new(&confidences),
         failed,
     })
+}
+
+#[cfg(test)]
+mod cache_key_tests {
+    use super::*;
+    use crate::engine::manifest::ResamplerKind;
+    use crate::engine::model;
+
+    #[test]
+    fn embeddings_made_with_another_resampler_are_not_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let audio = dir.path().join("a.wav");
+        std::fs::write(&audio, b"same bytes").unwrap();
+        let kaiser = model::resolve("msd-musicnn").unwrap();
+        assert_eq!(kaiser.manifest.frontend.resampler, ResamplerKind::KaiserBest);
+        let mut fft = kaiser.clone();
+        fft.manifest.frontend.resampler = ResamplerKind::Fft;
+        let settings = AnalysisSettings::default();
+        let (a, b) = (cache_key(&kaiser, &settings, &audio).unwrap(), cache_key(&fft, &settings, &audio).unwrap());
+        assert_ne!(a, b);
+        assert_eq!(a, cache_key(&kaiser, &settings, &audio).unwrap(), "the key is stable");
+    }
 }
