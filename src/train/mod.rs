@@ -67,8 +67,6 @@ fn cache_key(backbone: &ModelEntry, settings: &AnalysisSettings, path: &Path) ->
     let bytes = std::fs::read(path).ok()?;
     let mut h = Sha256::new();
     h.update(EMBEDDING_CACHE_VERSION.as_bytes());
-    // The whole front-end as the manifest declares it (a new resampler setting is a new key).
-    h.update(format!("{:?}", backbone.manifest.frontend).as_bytes());
     h.update(backbone.manifest.sha256.as_bytes());
     // The front-end (resampler included) decides the embeddings as much as the weights do.
     h.update(toml::to_string(&backbone.manifest.frontend).ok()?.as_bytes());
