@@ -139,6 +139,7 @@ fn written_onnx_head_computes_what_the_rust_head_computes() {
         source: None,
         backbone: Some("msd-musicnn".into()),
         output_activation: OutputActivation::Softmax,
+        pooling: Default::default(),
         input: InputSpec { name: HEAD_INPUT.into() },
         outputs: OutputSpec { probabilities: HEAD_OUTPUT.into(), embedding: None, embedding_dim: None },
         frontend: None,
@@ -154,4 +155,121 @@ fn written_onnx_head_computes_what_the_rust_head_computes() {
         let diff = common::max_abs_diff(&rust, &onnx[row * k..(row + 1) * k]);
         assert!(diff < 1e-5, "row {row}: {diff}");
     }
+}
+
+/// Writes a CSV list of the synthetic genres with two splits (for `--calibrate`).
+fn make_list(dir: &Path) -> std::path::PathBuf {
+    make_genres(dir);
+    let mut csv = String::from("path,genre,split\n");
+    for genre in ["chords", "clicks", "drone"] {
+        for v in 0..4 {
+            csv += &format!("{genre}/{genre}{v}.wav,{genre},{}\n", if v % 2 == 0 { "a" } else { "b" });
+        }
+    }
+    let list = dir.join("list.csv");
+    std::fs::write(&list, csv).unwrap();
+    list
+}
+
+#[test]
+fn a_track_level_head_is_the_head_on_the_mean_embedding_in_analyze_and_eval() {
+    use genre_meter::engine::{AnalysisSettings, analyze_file};
+    use std::sync::Arc;
+    let home = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    make_genres(data.path());
+    let d = data.path().to_str().unwrap();
+    let out = home.path().join("pooled");
+    let args = ["train", "--data", d, "--out", out.to_str().unwrap(), "--pooling", "mean-embedding", "--l2", "0.1", "--hop", "3"];
+    let o = genre_meter(home.path(), &args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let manifest = std::fs::read_to_string(out.join("manifest.toml")).unwrap();
+    assert!(manifest.contains("pooling = \"mean-embedding\""), "{manifest}");
+
+    // Deterministic: the same command gives the same bytes.
+    let again = home.path().join("pooled-again");
+    let o = genre_meter(home.path(), &["train", "--data", d, "--out", again.to_str().unwrap(), "--pooling", "mean-embedding", "--l2", "0.1", "--hop", "3"]);
+    assert!(o.status.success());
+    assert!(std::fs::read(out.join("head.onnx")).unwrap() == std::fs::read(again.join("head.onnx")).unwrap(), "two runs, two heads");
+
+    // The engine's whole-file result is the head on the mean of the window embeddings, and
+    // each window's probabilities are the head on that window.
+    let song = data.path().join("new_drone.wav");
+    common::write_wav_f32(&song, 44_100, 1, &clip("drone", 7, 44_100));
+    let model = Arc::new(genre_meter::engine::ModelEntry::from_folder(&out).unwrap().load().unwrap());
+    let settings = AnalysisSettings { hop_seconds: 0.5, keep_embeddings: true, ..AnalysisSettings::default() };
+    let a = analyze_file(&song, &model, &settings).unwrap();
+    let embeddings: Vec<&Vec<f32>> = a.windows.iter().filter_map(|w| w.embedding.as_ref()).collect();
+    assert!(embeddings.len() >= 3, "several windows");
+    let dim = embeddings[0].len();
+    let mut mean = vec![0.0f64; dim];
+    embeddings.iter().for_each(|e| mean.iter_mut().zip(e.iter()).for_each(|(m, &v)| *m += v as f64 / embeddings.len() as f64));
+    let mean: Vec<f32> = mean.into_iter().map(|m| m as f32).collect();
+    let expected = model.classify_embeddings(&mean, 1).unwrap().unwrap();
+    let got = a.summary.probabilities.clone().unwrap();
+    assert!(common::max_abs_diff(&expected, &got) < 1e-5, "{expected:?} vs {got:?}");
+    let mean_of_windows: Vec<f32> = (0..expected.len())
+        .map(|i| a.windows.iter().filter_map(|w| w.probabilities.as_ref()).map(|p| p[i]).sum::<f32>() / embeddings.len() as f32)
+        .collect();
+    assert!(common::max_abs_diff(&mean_of_windows, &got) > 1e-4, "pooling embeddings is not averaging probabilities");
+    for w in a.windows.iter().filter(|w| w.embedding.is_some()) {
+        let p = model.classify_embeddings(w.embedding.as_ref().unwrap(), 1).unwrap().unwrap();
+        assert!(common::max_abs_diff(&p, w.probabilities.as_ref().unwrap()) < 1e-6);
+    }
+
+    // The CLI says the same, and eval pools the same way.
+    let o = genre_meter(home.path(), &["analyze", "--model", out.to_str().unwrap(), "--hop", "0.5", "--format", "json", song.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let p = doc["files"][0]["probabilities"].as_object().unwrap();
+    for (i, label) in model.labels().iter().enumerate() {
+        assert!((p[label].as_f64().unwrap() as f32 - got[i]).abs() < 1e-4, "{label}: {doc}");
+    }
+    let o = genre_meter(home.path(), &["eval", "--model", out.to_str().unwrap(), "--data", d, "--hop", "3", "--format", "json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["pooling"], "mean-embedding");
+    assert!(report["track"]["accuracy"].as_f64().unwrap() >= 0.9, "{report}");
+}
+
+#[test]
+fn calibrate_fits_a_temperature_out_of_fold_and_folds_it_into_the_head() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let list = make_list(data.path());
+    let l = list.to_str().unwrap();
+    let out = home.path().join("cal");
+    let svg = home.path().join("reliability.svg");
+    let o = genre_meter(home.path(), &["train", "--list", l, "--split", "a,b", "--out", out.to_str().unwrap(), "--pooling", "mean-embedding", "--hop", "3", "--l2", "1", "--calibrate"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("out-of-fold predictions over the splits a, b"), "{stdout}");
+    let manifest = std::fs::read_to_string(out.join("manifest.toml")).unwrap();
+    let t: f64 = manifest.lines().find_map(|l| l.strip_prefix("temperature = ")).expect("temperature in the manifest").parse().unwrap();
+    assert!(t > 0.0 && t != 1.0, "{manifest}");
+    assert!(manifest.contains("out_of_fold_ece_before") && manifest.contains("splits = [\n    \"a\",\n    \"b\",\n]"), "{manifest}");
+
+    // The temperature is in the ONNX head: the same head trained without it, divided by T,
+    // gives the same logits (checked through the probabilities' log-ratios).
+    let plain = home.path().join("plain");
+    let o = genre_meter(home.path(), &["train", "--list", l, "--split", "a,b", "--out", plain.to_str().unwrap(), "--pooling", "mean-embedding", "--hop", "3", "--l2", "1"]);
+    assert!(o.status.success());
+    let load = |dir: &Path| ModelEntry::from_folder(dir).unwrap().load().unwrap();
+    let (cal, raw) = (load(&out), load(&plain));
+    // Strong L2 and a zero input keep the logits moderate, so no probability underflows.
+    let x = vec![0.0f32; 200];
+    let (pc, pr) = (cal.classify_embeddings(&x, 1).unwrap().unwrap(), raw.classify_embeddings(&x, 1).unwrap().unwrap());
+    let mut order: Vec<usize> = (0..pr.len()).collect();
+    order.sort_by(|&a, &b| pr[b].total_cmp(&pr[a]));
+    let ratio = |p: &[f32]| (p[order[0]] as f64 / p[order[1]] as f64).ln();
+    assert!((ratio(&pc) - ratio(&pr) / t).abs() < 1e-3 * ratio(&pr).abs().max(1.0), "{pc:?} {pr:?} T {t}");
+
+    // eval draws the reliability diagram; one split cannot be calibrated.
+    let o = genre_meter(home.path(), &["eval", "--model", out.to_str().unwrap(), "--list", l, "--hop", "3", "--calibration", svg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("expected calibration error"));
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("ECE"));
+    let o = genre_meter(home.path(), &["train", "--list", l, "--split", "a", "--out", "x", "--pooling", "mean-embedding", "--calibrate"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("at least two splits"), "{}", String::from_utf8_lossy(&o.stderr));
 }

@@ -70,16 +70,20 @@ pub enum BarOrder {
     Sorted,
 }
 
-/// Whole-piece result: the mean of the per-window probabilities over the non-silent windows
-/// since the last reset, as the CLI's `probabilities` for a file.
+/// Whole-piece result over the non-silent windows since the last reset, pooled as the
+/// model's manifest says (the engine's `TrackPool`), as the CLI's `probabilities` for a file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     /// Model that produced it; a verdict of another model is discarded, not mixed.
     pub model: String,
     /// Labels of `probabilities`, in the model's output order.
     pub labels: Vec<String>,
-    /// Mean probability per label; empty while no window was classified.
+    /// Whole-piece probability per label; empty while no window was classified.
     pub probabilities: Vec<f32>,
+    /// For a track-level head (`pooling = "mean-embedding"`): the mean window embedding the
+    /// verdict is the head of, so that a reopened project carries on pooling.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pooled_features: Vec<f32>,
     /// Classified (non-silent) windows.
     pub windows: u64,
     pub silent_windows: u64,

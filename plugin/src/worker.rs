@@ -13,7 +13,7 @@ use std::sync::{Arc, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use genre_meter::engine::{AnalysisSettings, Analyzer, LoadedModel, WindowPrediction};
+use genre_meter::engine::{AnalysisSettings, Analyzer, LoadedModel, TrackPool, WindowPrediction};
 use rtrb::Consumer;
 use serde::Serialize;
 use triple_buffer::Input;
@@ -123,8 +123,9 @@ struct Run {
     model_name: Option<String>,
     hop_seconds: f64,
     windows: Vec<WindowPrediction>,
-    /// Per-label sum over the classified windows since the last reset.
-    verdict_sum: Vec<f64>,
+    /// The classified windows since the last reset, pooled as the model's manifest says
+    /// (the engine's [`TrackPool`], so the verdict is the CLI's whole-file result).
+    verdict_pool: Option<TrackPool>,
     verdict: Verdict,
     /// Seconds analysed before the current stream started (timeline times go on across
     /// activations).
@@ -150,7 +151,7 @@ impl Run {
             model_name: None,
             hop_seconds,
             windows: Vec::with_capacity(64),
-            verdict_sum: Vec::new(),
+            verdict_pool: None,
             verdict: Verdict::default(),
             stream_offset_seconds: 0.0,
             stream_frames: 0,
@@ -238,6 +239,8 @@ impl Run {
             hop_seconds: window_hop(self.hop_seconds, &model),
             silence_threshold_dbfs: SILENCE_THRESHOLD_DBFS,
             batch_windows: 1,
+            // A track-level head pools the windows' embeddings for the verdict.
+            keep_embeddings: TrackPool::new(&model).needs_embeddings(),
             ..AnalysisSettings::default()
         };
         Analyzer::new(model, self.sample_rate_hz, settings)
@@ -291,10 +294,10 @@ impl Run {
         } else {
             Verdict { model: name, labels: labels.clone(), ..Verdict::default() }
         };
-        let n = self.verdict.windows as f64;
-        self.verdict_sum = (0..labels.len())
-            .map(|i| self.verdict.probabilities.get(i).map_or(0.0, |&p| p as f64 * n))
-            .collect();
+        let mut pool = TrackPool::new(&model);
+        let saved = if pool.needs_embeddings() { &self.verdict.pooled_features } else { &self.verdict.probabilities };
+        pool.restore(saved, self.verdict.windows);
+        self.verdict_pool = Some(pool);
         if self.verdict.windows == 0 && self.verdict.silent_windows == 0 {
             self.carry.timeline.clear();
             let snap = &mut self.carry.snapshot;
@@ -322,7 +325,9 @@ impl Run {
         }
         self.stream_frames = 0;
         self.stream_offset_seconds = 0.0;
-        self.verdict_sum.iter_mut().for_each(|s| *s = 0.0);
+        if let Some(pool) = &mut self.verdict_pool {
+            pool.reset();
+        }
         self.verdict = Verdict { model: self.verdict.model.clone(), labels: self.verdict.labels.clone(), ..Verdict::default() };
         self.status.dropped_samples.store(0, Ordering::Relaxed);
         self.carry.timeline.clear();
@@ -423,11 +428,11 @@ impl Run {
             let n = snap.label_count;
             match &w.probabilities {
                 Some(p) => {
+                    if let Some(pool) = &mut self.verdict_pool {
+                        pool.add(p, w.embedding.as_deref());
+                    }
                     for (i, &v) in p.iter().enumerate() {
                         let v = if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.0 };
-                        if let Some(sum) = self.verdict_sum.get_mut(i) {
-                            *sum += v as f64;
-                        }
                         if i < n {
                             snap.smoothed[i] += alpha * (v - snap.smoothed[i]);
                         }
@@ -476,12 +481,20 @@ impl Run {
 
     /// Writes the verdict into the persisted field (read by the host's state save).
     fn store_verdict(&mut self) {
-        let n = self.verdict.windows;
-        self.verdict.probabilities = if n == 0 {
-            Vec::new()
-        } else {
-            self.verdict_sum.iter().map(|s| (s / n as f64) as f32).collect()
+        let pooled = match (&self.verdict_pool, &self.carry.model) {
+            (Some(pool), Some(model)) => pool.probabilities(model).map(|p| {
+                let features = if pool.needs_embeddings() { pool.mean() } else { Vec::new() };
+                (p.unwrap_or_default(), features)
+            }),
+            _ => Ok((Vec::new(), Vec::new())),
         };
+        match pooled {
+            Ok((probabilities, features)) => {
+                self.verdict.probabilities = probabilities;
+                self.verdict.pooled_features = features;
+            }
+            Err(e) => self.with_text(|t| t.error = format!("The whole-piece verdict failed: {e}")),
+        }
         self.verdict.dropped_samples = self.status.dropped_samples.load(Ordering::Relaxed);
         *self.params.verdict.write().unwrap_or_else(PoisonError::into_inner) = self.verdict.clone();
     }

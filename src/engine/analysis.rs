@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::decode::AudioDecoder;
 use super::error::{AnalysisError, ModelError};
 use super::logmel::LogMel;
-use super::manifest::FrontendConfig;
+use super::manifest::{FrontendConfig, Pooling};
 use super::model::LoadedModel;
 use super::resample::StreamResampler;
 
@@ -71,8 +71,8 @@ pub struct TrackSummary {
     pub duration_seconds: f64,
     pub windows: usize,
     pub silent_windows: usize,
-    /// Mean of the per-window probabilities over the non-silent windows; `None` when every
-    /// window was silent.
+    /// Whole-piece probabilities over the non-silent windows, pooled as the model's
+    /// manifest says ([`TrackPool`]); `None` when every window was silent.
     pub probabilities: Option<Vec<f32>>,
     /// The piece was shorter than one patch and was repeat-padded, as in training.
     pub repeat_padded: bool,
@@ -107,7 +107,8 @@ pub struct Analyzer {
     batch_meta: Vec<(u64, f32)>,
     clean: Vec<f32>,
     resampled: Vec<f32>,
-    sum: Vec<f64>,
+    pool: TrackPool,
+    labels: usize,
     classified: usize,
     silent: usize,
     non_finite: u64,
@@ -121,6 +122,7 @@ impl Analyzer {
         let fe = model.manifest().frontend.clone();
         let hop_frames = ((settings.hop_seconds / fe.frame_seconds()).round() as usize).max(1);
         let labels = model.labels().len();
+        let pool = TrackPool::new(&model);
         Self {
             resampler: StreamResampler::new(fe.resampler, input_rate_hz, fe.sample_rate_hz),
             logmel: LogMel::new(&fe),
@@ -135,7 +137,8 @@ impl Analyzer {
             batch_meta: Vec::new(),
             clean: Vec::new(),
             resampled: Vec::new(),
-            sum: vec![0.0; labels],
+            pool,
+            labels,
             classified: 0,
             silent: 0,
             non_finite: 0,
@@ -216,8 +219,7 @@ impl Analyzer {
         }
         self.flush_batch(out)?;
         let windows = self.classified + self.silent;
-        let probabilities = (self.classified > 0)
-            .then(|| self.sum.iter().map(|s| (s / self.classified as f64) as f32).collect());
+        let probabilities = self.pool.probabilities(&self.model)?;
         Ok(TrackSummary {
             duration_seconds: self.input_frames as f64 / self.input_rate_hz as f64,
             windows,
@@ -240,7 +242,7 @@ impl Analyzer {
         self.next_window_frame = 0;
         self.batch.clear();
         self.batch_meta.clear();
-        self.sum.iter_mut().for_each(|s| *s = 0.0);
+        self.pool.reset();
         self.classified = 0;
         self.silent = 0;
         self.non_finite = 0;
@@ -293,7 +295,7 @@ impl Analyzer {
         let started = std::time::Instant::now();
         let inference = if n_patches > 0 { Some(self.model.infer(&self.batch, n_patches)?) } else { None };
         self.inference_seconds += started.elapsed().as_secs_f64();
-        let labels = self.sum.len();
+        let labels = self.labels;
         let frame_s = self.model.manifest().frontend.frame_seconds();
         let mut next_patch = 0;
         for &(start, level) in &self.batch_meta {
@@ -305,9 +307,12 @@ impl Analyzer {
             } else {
                 let inf = inference.as_ref().expect("a non-silent window has a patch");
                 let mut p = inf.probabilities[next_patch * labels..(next_patch + 1) * labels].to_vec();
-                if self.settings.keep_embeddings && !inf.embeddings.is_empty() {
+                let window_embedding = (!inf.embeddings.is_empty()).then(|| {
                     let dim = inf.embeddings.len() / n_patches;
-                    embedding = Some(inf.embeddings[next_patch * dim..(next_patch + 1) * dim].to_vec());
+                    &inf.embeddings[next_patch * dim..(next_patch + 1) * dim]
+                });
+                if self.settings.keep_embeddings {
+                    embedding = window_embedding.map(<[f32]>::to_vec);
                 }
                 next_patch += 1;
                 // A model fed finite input gives finite output, but never let one bad value
@@ -317,7 +322,7 @@ impl Analyzer {
                         *v = 0.0
                     }
                 });
-                self.sum.iter_mut().zip(&p).for_each(|(s, &v)| *s += v as f64);
+                self.pool.add(&p, window_embedding);
                 self.classified += 1;
                 Some(p)
             };
@@ -332,6 +337,94 @@ impl Analyzer {
         self.batch.clear();
         self.batch_meta.clear();
         Ok(())
+    }
+}
+
+/// The running whole-piece result of one piece, pooled as the model's manifest says
+/// (`pooling`): the mean of the window probabilities, or the head applied to the mean of the
+/// windows' embeddings. The CLI (through [`Analyzer`]), `eval` and the plugin's verdict all
+/// pool through this, so they agree.
+#[derive(Debug, Clone)]
+pub struct TrackPool {
+    pooling: Pooling,
+    windows: u64,
+    /// Per-label sums of the window probabilities (`mean-probabilities`) or per-dimension
+    /// sums of the window embeddings (`mean-embedding`).
+    sum: Vec<f64>,
+}
+
+impl TrackPool {
+    pub fn new(model: &LoadedModel) -> Self {
+        Self { pooling: model.manifest().pooling, windows: 0, sum: Vec::new() }
+    }
+
+    pub fn pooling(&self) -> Pooling {
+        self.pooling
+    }
+
+    /// Whether [`TrackPool::add`] needs the window's embedding.
+    pub fn needs_embeddings(&self) -> bool {
+        self.pooling == Pooling::MeanEmbedding
+    }
+
+    /// Non-silent windows pooled so far.
+    pub fn windows(&self) -> u64 {
+        self.windows
+    }
+
+    /// Adds one classified window: its probabilities and (for `mean-embedding`, required)
+    /// its backbone embedding. A window without the embedding a pool needs is ignored.
+    pub fn add(&mut self, probabilities: &[f32], embedding: Option<&[f32]>) {
+        let values = match self.pooling {
+            Pooling::MeanProbabilities => probabilities,
+            Pooling::MeanEmbedding => match embedding {
+                Some(e) => e,
+                None => return,
+            },
+        };
+        if self.sum.len() != values.len() {
+            if self.windows > 0 {
+                return; // a window of another shape never mixes in
+            }
+            self.sum = vec![0.0; values.len()];
+        }
+        // A non-finite value never poisons the running sum.
+        self.sum.iter_mut().zip(values).for_each(|(s, &v)| *s += if v.is_finite() { v as f64 } else { 0.0 });
+        self.windows += 1;
+    }
+
+    /// The pooled values so far (mean probabilities or mean embedding); empty before any window.
+    pub fn mean(&self) -> Vec<f32> {
+        self.sum.iter().map(|s| (s / self.windows.max(1) as f64) as f32).collect()
+    }
+
+    /// Continues from a saved state: `mean` as [`TrackPool::mean`] gave it, over `windows`.
+    pub fn restore(&mut self, mean: &[f32], windows: u64) {
+        self.windows = if mean.is_empty() { 0 } else { windows };
+        self.sum = mean.iter().map(|&m| m as f64 * self.windows as f64).collect();
+    }
+
+    pub fn reset(&mut self) {
+        self.windows = 0;
+        self.sum.clear();
+    }
+
+    /// The whole-piece probabilities; `None` before any window.
+    pub fn probabilities(&self, model: &LoadedModel) -> Result<Option<Vec<f32>>, ModelError> {
+        if self.windows == 0 {
+            return Ok(None);
+        }
+        let mean = self.mean();
+        match self.pooling {
+            Pooling::MeanProbabilities => Ok(Some(mean)),
+            Pooling::MeanEmbedding => match model.classify_embeddings(&mean, 1) {
+                Some(p) => p.map(Some),
+                None => Err(ModelError::Mismatch {
+                    model: model.manifest().name.clone(),
+                    reason: "pooling = \"mean-embedding\" needs a head on a backbone".into(),
+                }),
+            },
+        }
     }
 }
 

@@ -17,6 +17,23 @@ pub enum OutputActivation {
     Softmax,
 }
 
+/// How a head turns the windows of a piece into its whole-piece probabilities.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pooling {
+    /// The mean of the per-window probabilities (a window-level classifier).
+    #[default]
+    MeanProbabilities,
+    /// The model applied to the mean of the windows' backbone embeddings (a track-level
+    /// head, trained on such means). A single window is the mean of itself, so per-window
+    /// probabilities are the head on that window. Heads only.
+    MeanEmbedding,
+}
+
+fn is_mean_probabilities(p: &Pooling) -> bool {
+    *p == Pooling::MeanProbabilities
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MelScale {
@@ -232,6 +249,9 @@ pub struct ManifestFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backbone: Option<String>,
     pub output_activation: OutputActivation,
+    /// Whole-piece pooling (`mean-probabilities` unless given).
+    #[serde(default, skip_serializing_if = "is_mean_probabilities")]
+    pub pooling: Pooling,
     pub input: InputSpec,
     pub outputs: OutputSpec,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -256,6 +276,7 @@ pub struct Manifest {
     pub source: Option<String>,
     pub backbone: Option<String>,
     pub output_activation: OutputActivation,
+    pub pooling: Pooling,
     pub input: InputSpec,
     pub outputs: OutputSpec,
     pub frontend: FrontendConfig,
@@ -283,6 +304,11 @@ impl ManifestFile {
                 return Err(bad(format!("a head (backbone = '{b}') takes its front-end from the backbone: remove [frontend]")));
             }
             (None, None) => return Err(bad("no [frontend] table: a model needs one (or `backbone = \"...\"` for a head)".into())),
+        }
+        if self.pooling == Pooling::MeanEmbedding && self.backbone.is_none() {
+            return Err(bad(
+                "pooling = \"mean-embedding\" applies a head to the mean of its backbone's embeddings: it needs `backbone = \"...\"`".into(),
+            ));
         }
         if self.labels.names.is_empty() {
             return Err(bad("labels.names is empty: list the label of every model output".into()));
@@ -314,6 +340,7 @@ impl ManifestFile {
             source: self.source,
             backbone: self.backbone,
             output_activation: self.output_activation,
+            pooling: self.pooling,
             input: self.input,
             outputs: self.outputs,
             frontend,

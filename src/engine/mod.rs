@@ -14,7 +14,7 @@ pub mod resample;
 pub mod runtime;
 pub mod yamnet;
 
-pub use analysis::{AnalysisSettings, Analyzer, FileAnalysis, TrackSummary, WindowPrediction, analyze_file};
+pub use analysis::{AnalysisSettings, Analyzer, FileAnalysis, TrackPool, TrackSummary, WindowPrediction, analyze_file};
 pub use error::{AnalysisError, DecodeError, FileFailure, ModelError, RuntimeError};
 pub use manifest::{FrontendConfig, Manifest};
 pub use model::{DEFAULT_MODEL, LoadedModel, ModelEntry, ModelOrigin};

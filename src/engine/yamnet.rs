@@ -147,6 +147,7 @@ pub fn manifest(classes: &[ClassRow], sha256: &str, source: &str) -> ManifestFil
         source: Some(source.into()),
         backbone: None,
         output_activation: OutputActivation::Sigmoid,
+        pooling: Default::default(),
         input: InputSpec { name: "patches".into() },
         outputs: OutputSpec {
             probabilities: "scores".into(),

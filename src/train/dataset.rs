@@ -24,6 +24,8 @@ pub struct LabelledFile {
     pub path: PathBuf,
     /// Index into [`Dataset::genres`].
     pub genre: usize,
+    /// The CSV's `split` value, when it has that column (the folds of `train --calibrate`).
+    pub split: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -52,7 +54,7 @@ impl Dataset {
             }
             let genre = genres.len();
             genres.push(folder.file_name().unwrap().to_string_lossy().into_owned());
-            files.extend(audio.into_iter().map(|path| LabelledFile { path, genre }));
+            files.extend(audio.into_iter().map(|path| LabelledFile { path, genre, split: None }));
         }
         if genres.len() < 2 {
             return Err(DatasetError::TooFewGenres { path: dir.to_path_buf(), found: genres.len() });
@@ -61,8 +63,10 @@ impl Dataset {
     }
 
     /// A CSV with a header naming `path` and `genre` (or `label`) columns, and optionally
-    /// `split`; paths are relative to the CSV's folder. `split` keeps only rows with that value.
+    /// `split`; paths are relative to the CSV's folder. `split` keeps only rows with that
+    /// value, or with any of several comma-separated values (`train,valid`).
     pub fn from_csv(csv: &Path, split: Option<&str>) -> Result<Self, DatasetError> {
+        let wanted: Option<Vec<&str>> = split.map(|s| s.split(',').map(str::trim).filter(|s| !s.is_empty()).collect());
         let text = std::fs::read_to_string(csv).map_err(|source| DatasetError::Read { path: csv.to_path_buf(), source })?;
         let base = csv.parent().unwrap_or(Path::new("."));
         let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
@@ -80,25 +84,41 @@ impl Dataset {
         for (i, line) in lines {
             let fields = split_csv_line(line);
             let get = |c: usize| fields.get(c).map(|s| s.trim().to_string()).ok_or_else(|| bad(i + 1, format!("has {} fields, expected column {}", fields.len(), c + 1)));
-            if let (Some(want), Some(c)) = (split, split_col)
-                && get(c)? != want
+            let row_split = split_col.map(&get).transpose()?;
+            if let (Some(want), Some(s)) = (&wanted, &row_split)
+                && !want.contains(&s.as_str())
             {
                 continue;
             }
-            rows.push((base.join(get(path_col)?), get(genre_col)?));
+            rows.push((base.join(get(path_col)?), get(genre_col)?, row_split));
         }
         if rows.is_empty() {
             let split = split.map(|s| format!(" with split = {s}")).unwrap_or_default();
             return Err(DatasetError::NoRows { path: csv.to_path_buf(), split });
         }
-        let mut genres: Vec<String> = rows.iter().map(|(_, g)| g.clone()).collect();
+        let mut genres: Vec<String> = rows.iter().map(|(_, g, _)| g.clone()).collect();
         genres.sort();
         genres.dedup();
         let files = rows
             .into_iter()
-            .map(|(path, g)| LabelledFile { path, genre: genres.iter().position(|x| *x == g).expect("collected above") })
+            .map(|(path, g, split)| LabelledFile {
+                path,
+                genre: genres.iter().position(|x| *x == g).expect("collected above"),
+                split,
+            })
             .collect();
         Ok(Self { genres, files })
+    }
+
+    /// The distinct `split` values of the files, in order of first appearance.
+    pub fn splits(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for s in self.files.iter().filter_map(|f| f.split.as_ref()) {
+            if !out.contains(s) {
+                out.push(s.clone());
+            }
+        }
+        out
     }
 
     /// Files per genre.

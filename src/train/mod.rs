@@ -13,10 +13,10 @@ use sha2::{Digest, Sha256};
 
 use crate::engine::batch::analyze_files;
 use crate::engine::isolation::isolate;
-use crate::engine::manifest::{InputSpec, Labels, ManifestFile, OutputActivation, OutputSpec};
-use crate::engine::{AnalysisError, AnalysisSettings, ModelEntry, ModelError, runtime};
+use crate::engine::manifest::{InputSpec, Labels, ManifestFile, OutputActivation, OutputSpec, Pooling};
+use crate::engine::{AnalysisError, AnalysisSettings, ModelEntry, ModelError, TrackPool, runtime};
 use dataset::Dataset;
-use metrics::{Confusion, Scores};
+use metrics::{Confusion, Reliability, Scores};
 use softmax::{Examples, SoftmaxHead, TrainSettings};
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +33,12 @@ pub enum TrainError {
     LabelsMismatch { missing: Vec<String>, labels: String },
     #[error("cannot write '{path}': {source}")]
     Write { path: PathBuf, source: std::io::Error },
+    #[error("--calibrate fits a temperature on out-of-fold predictions across the data's splits, but the data has {found} split(s); give a CSV list with a `split` column and at least two splits (e.g. --split train,valid)")]
+    CalibrationFolds { found: usize },
+    #[error("--calibrate needs a track-level head (--pooling mean-embedding)")]
+    CalibrationNeedsPooledHead,
+    #[error("temperature {0} must be a positive, finite number")]
+    BadTemperature(f32),
 }
 
 /// Where embeddings of one backbone are cached: `<data dir>/cache/embeddings/<backbone>/`.
@@ -54,6 +60,10 @@ impl FileEmbeddings {
     }
 }
 
+/// Bumped whenever the engine's audio → embedding path changes numerically (decoder,
+/// resampler, log-mel), so that no embedding of an older engine is reused.
+const EMBEDDING_CACHE_VERSION: &str = "2";
+
 fn cache_key(backbone: &ModelEntry, settings: &AnalysisSettings, path: &Path) -> Option<String> {
     // Never read a FIFO or device here (it could block forever); the decoder reports it.
     if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
@@ -61,6 +71,7 @@ fn cache_key(backbone: &ModelEntry, settings: &AnalysisSettings, path: &Path) ->
     }
     let bytes = std::fs::read(path).ok()?;
     let mut h = Sha256::new();
+    h.update(EMBEDDING_CACHE_VERSION.as_bytes());
     h.update(backbone.manifest.sha256.as_bytes());
     // The front-end (resampler included) decides the embeddings as much as the weights do.
     h.update(toml::to_string(&backbone.manifest.frontend).ok()?.as_bytes());
@@ -150,6 +161,22 @@ pub struct TrainReport {
     pub held_out_track: Option<Scores>,
     pub failed: Vec<(PathBuf, String)>,
     pub cached_files: usize,
+    pub pooling: Pooling,
+    /// Temperature folded into the written head (1 = none).
+    pub temperature: f32,
+    pub calibration: Option<CalibrationReport>,
+}
+
+/// Out-of-fold calibration (`train --calibrate`): every file predicted by a head fitted on
+/// the other splits only.
+#[derive(Debug, Clone, Serialize)]
+pub struct CalibrationReport {
+    pub folds: Vec<String>,
+    pub temperature: f32,
+    /// Out-of-fold track-level scores (temperature does not change them).
+    pub out_of_fold: Scores,
+    pub before: Reliability,
+    pub after: Reliability,
 }
 
 /// Share of each genre's files held out for early stopping (whole files, never windows).
@@ -200,6 +227,17 @@ pub fn train_head(
     if let Some(g) = (0..k).find(|&g| by_genre[g].is_empty()) {
         return Err(TrainError::NoUsableAudio { genre: data.genres[g].clone(), files: counts[g] });
     }
+    if let Some(t) = train_settings.temperature
+        && !(t.is_finite() && t > 0.0)
+    {
+        return Err(TrainError::BadTemperature(t));
+    }
+    if train_settings.pooling == Pooling::MeanEmbedding {
+        return train_pooled_head(data, backbone, out_dir, analysis, train_settings, usable, failed, cached_files, on_epoch);
+    }
+    if train_settings.calibrate {
+        return Err(TrainError::CalibrationNeedsPooledHead);
+    }
     let dim = usable[0].1.dim;
     let mut held = vec![false; usable.len()];
     for (g, members) in by_genre.iter().enumerate() {
@@ -228,7 +266,18 @@ pub fn train_head(
         let (w, t) = score_head(&head, &held_ex, &owner_h, &data.genres);
         (Some(w), Some(t))
     };
-    write_head(out_dir, &head, backbone, data, train_settings, analysis, held_out_track.as_ref())?;
+    let temperature = train_settings.temperature.unwrap_or(1.0);
+    let head = head.with_temperature(temperature);
+    let mut facts = toml::Table::new();
+    facts.insert("best_epoch".into(), (head.best_epoch as i64).into());
+    facts.insert("held_out_share_of_files".into(), HELD_OUT_SHARE.into());
+    if let Some(s) = &held_out_track {
+        facts.insert("held_out_track_balanced_accuracy".into(), round3(s.balanced_accuracy).into());
+    }
+    if temperature != 1.0 {
+        facts.insert("temperature".into(), round_f32(temperature).into());
+    }
+    write_head(out_dir, &head, backbone, data, train_settings, analysis, facts)?;
     Ok(TrainReport {
         model_dir: out_dir.to_path_buf(),
         genres: data.genres.clone(),
@@ -240,6 +289,137 @@ pub fn train_head(
         held_out_track,
         failed,
         cached_files,
+        pooling: Pooling::MeanProbabilities,
+        temperature,
+        calibration: None,
+    })
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+/// A float32 as the shortest decimal that reads back as the same float32.
+fn round_f32(v: f32) -> f64 {
+    format!("{v}").parse::<f64>().unwrap_or(v as f64)
+}
+
+/// Mean of each file's window embeddings: the input of a track-level head.
+fn mean_embedding(e: &FileEmbeddings) -> Vec<f32> {
+    let mut sum = vec![0.0f64; e.dim];
+    for w in e.windows.chunks_exact(e.dim) {
+        sum.iter_mut().zip(w).for_each(|(s, &v)| *s += v as f64);
+    }
+    sum.iter().map(|s| (s / e.count() as f64) as f32).collect()
+}
+
+/// Trains a track-level head: one example per file (the mean of its window embeddings),
+/// class-balanced, standardised, L2 logistic regression on all files; with `calibrate`, a
+/// temperature from out-of-fold predictions across the data's splits is folded in.
+#[allow(clippy::too_many_arguments)]
+fn train_pooled_head(
+    data: &Dataset,
+    backbone: &ModelEntry,
+    out_dir: &Path,
+    analysis: &AnalysisSettings,
+    settings: &TrainSettings,
+    usable: Vec<(usize, FileEmbeddings)>,
+    failed: Vec<(PathBuf, String)>,
+    cached_files: usize,
+    mut on_epoch: impl FnMut(usize, f32),
+) -> Result<TrainReport, TrainError> {
+    let k = data.genres.len();
+    let dim = usable[0].1.dim;
+    let x: Vec<f32> = usable.iter().flat_map(|(_, e)| mean_embedding(e)).collect();
+    let y: Vec<usize> = usable.iter().map(|(i, _)| data.files[*i].genre).collect();
+    let windows: usize = usable.iter().map(|(_, e)| e.count()).sum();
+    let fit = |rows: &[usize], progress: &mut dyn FnMut(usize, f32)| -> SoftmaxHead {
+        let xs: Vec<f32> = rows.iter().flat_map(|&r| x[r * dim..(r + 1) * dim].iter().copied()).collect();
+        let ys: Vec<usize> = rows.iter().map(|&r| y[r]).collect();
+        let ex = Examples { x: &xs, y: &ys, dim, classes: k };
+        let none = Examples { x: &[], y: &[], dim, classes: k };
+        softmax::train(&ex, &none, settings, progress)
+    };
+    let calibration = if settings.calibrate {
+        let split_of = |r: usize| data.files[usable[r].0].split.clone().unwrap_or_default();
+        let mut folds: Vec<String> = Vec::new();
+        for r in 0..usable.len() {
+            let s = split_of(r);
+            if !folds.contains(&s) {
+                folds.push(s);
+            }
+        }
+        if folds.len() < 2 {
+            return Err(TrainError::CalibrationFolds { found: folds.len() });
+        }
+        let (mut logits, mut truth) = (Vec::new(), Vec::new());
+        let mut confusion = Confusion::new(data.genres.clone());
+        for fold in &folds {
+            let (test, train): (Vec<usize>, Vec<usize>) = (0..usable.len()).partition(|&r| split_of(r) == *fold);
+            let head = fit(&train, &mut |_, _| {});
+            for r in test {
+                let z = head.logits(&x[r * dim..(r + 1) * dim]);
+                confusion.add(y[r], Some(argmax(&z)));
+                logits.extend(z);
+                truth.push(y[r]);
+            }
+        }
+        let temperature = softmax::fit_temperature(&logits, &truth, k);
+        let reliability = |t: f32| {
+            let ex: Vec<(f64, bool)> = logits
+                .chunks_exact(k)
+                .zip(&truth)
+                .map(|(z, &c)| {
+                    let mut p: Vec<f32> = z.iter().map(|v| v / t).collect();
+                    softmax::softmax(&mut p);
+                    let top = argmax(&p);
+                    (p[top] as f64, top == c)
+                })
+                .collect();
+            Reliability::new(&ex)
+        };
+        Some(CalibrationReport {
+            folds,
+            temperature,
+            out_of_fold: confusion.scores(),
+            before: reliability(1.0),
+            after: reliability(temperature),
+        })
+    } else {
+        None
+    };
+    let temperature = calibration.as_ref().map(|c| c.temperature).or(settings.temperature).unwrap_or(1.0);
+    let all: Vec<usize> = (0..usable.len()).collect();
+    let head = fit(&all, &mut on_epoch).with_temperature(temperature);
+    let mut facts = toml::Table::new();
+    facts.insert("epochs".into(), (settings.full_epochs as i64).into());
+    facts.insert("examples".into(), "one per file: the mean of its window embeddings".into());
+    if temperature != 1.0 {
+        facts.insert("temperature".into(), round_f32(temperature).into());
+    }
+    if let Some(c) = &calibration {
+        let mut t = toml::Table::new();
+        t.insert("folds".into(), toml::Value::Array(c.folds.iter().map(|f| f.clone().into()).collect()));
+        t.insert("out_of_fold_ece_before".into(), round3(c.before.ece).into());
+        t.insert("out_of_fold_ece_after".into(), round3(c.after.ece).into());
+        t.insert("out_of_fold_balanced_accuracy".into(), round3(c.out_of_fold.balanced_accuracy).into());
+        facts.insert("calibration".into(), toml::Value::Table(t));
+    }
+    write_head(out_dir, &head, backbone, data, settings, analysis, facts)?;
+    Ok(TrainReport {
+        model_dir: out_dir.to_path_buf(),
+        genres: data.genres.clone(),
+        files_used: usable.len(),
+        windows,
+        held_out_files: 0,
+        best_epoch: head.best_epoch,
+        held_out_window: None,
+        held_out_track: None,
+        failed,
+        cached_files,
+        pooling: Pooling::MeanEmbedding,
+        temperature,
+        calibration,
     })
 }
 
@@ -273,7 +453,7 @@ fn write_head(
     data: &Dataset,
     settings: &TrainSettings,
     analysis: &AnalysisSettings,
-    held_out_track: Option<&Scores>,
+    facts: toml::Table,
 ) -> Result<(), TrainError> {
     let name = out_dir.file_name().map_or("head".into(), |n| n.to_string_lossy().into_owned());
     let werr = |path: &Path| {
@@ -281,7 +461,16 @@ fn write_head(
         move |source| TrainError::Write { path, source }
     };
     std::fs::create_dir_all(out_dir).map_err(werr(out_dir))?;
-    let doc = format!("softmax head on {} embeddings for {}", backbone.manifest.name, data.genres.join(", "));
+    let doc = match settings.pooling {
+        Pooling::MeanProbabilities => {
+            format!("softmax head on {} embeddings for {}", backbone.manifest.name, data.genres.join(", "))
+        }
+        Pooling::MeanEmbedding => format!(
+            "track-level softmax head on the mean of {} window embeddings for {}",
+            backbone.manifest.name,
+            data.genres.join(", ")
+        ),
+    };
     let bytes = onnx::head_to_onnx(head, &doc);
     let onnx_path = out_dir.join("head.onnx");
     std::fs::write(&onnx_path, &bytes).map_err(werr(&onnx_path))?;
@@ -294,12 +483,12 @@ fn write_head(
         toml::Value::Table(data.genres.iter().zip(&counts).map(|(g, &c)| (g.clone(), (c as i64).into())).collect()),
     );
     training.insert("window_hop_seconds".into(), analysis.hop_seconds.into());
-    training.insert("l2".into(), format!("{}", settings.l2).parse::<f64>().unwrap_or(0.0).into());
-    training.insert("best_epoch".into(), (head.best_epoch as i64).into());
-    training.insert("held_out_share_of_files".into(), HELD_OUT_SHARE.into());
-    if let Some(s) = held_out_track {
-        training.insert("held_out_track_balanced_accuracy".into(), ((s.balanced_accuracy * 1000.0).round() / 1000.0).into());
+    training.insert("l2".into(), round_f32(settings.l2).into());
+    let splits = data.splits();
+    if !splits.is_empty() {
+        training.insert("splits".into(), toml::Value::Array(splits.into_iter().map(Into::into).collect()));
     }
+    training.extend(facts);
     training.insert("trained_by".into(), format!("genre-meter {} train", env!("CARGO_PKG_VERSION")).into());
     let manifest = ManifestFile {
         name: name.clone(),
@@ -311,6 +500,7 @@ fn write_head(
         source: Some("trained with `genre-meter train`".into()),
         backbone: Some(backbone.manifest.name.clone()),
         output_activation: OutputActivation::Softmax,
+        pooling: settings.pooling,
         input: InputSpec { name: onnx::HEAD_INPUT.into() },
         outputs: OutputSpec { probabilities: onnx::HEAD_OUTPUT.into(), embedding: None, embedding_dim: None },
         frontend: None,
@@ -327,14 +517,17 @@ fn write_head(
 #[derive(Debug, Clone, Serialize)]
 pub struct EvalReport {
     pub model: String,
+    pub pooling: Pooling,
     pub window: Scores,
     pub track: Scores,
+    /// Calibration of the whole-track top-1 confidence.
+    pub track_reliability: Reliability,
     pub failed: Vec<(PathBuf, String)>,
 }
 
-/// Runs `entry` over `data` and scores it per window and per track (the mean over the
-/// track's non-silent windows). Data genres are matched to model labels by name
-/// (case-insensitive).
+/// Runs `entry` over `data` and scores it per window and per track (the track's non-silent
+/// windows pooled as the model's manifest says, exactly as `analyze` and the plugin do).
+/// Data genres are matched to model labels by name (case-insensitive).
 pub fn evaluate(
     data: &Dataset,
     entry: &ModelEntry,
@@ -355,11 +548,16 @@ pub fn evaluate(
     let mut windows = Confusion::new(data.genres.clone());
     let mut tracks = Confusion::new(data.genres.clone());
     let mut failed = Vec::new();
+    let mut confidences: Vec<(f64, bool)> = Vec::new();
     let mut score = |genre: usize, window_probs: &mut dyn Iterator<Item = &[f32]>, track: Option<&[f32]>| {
         for p in window_probs {
             windows.add(genre, genre_of_label(argmax(p)));
         }
-        tracks.add(genre, track.and_then(|p| genre_of_label(argmax(p))));
+        let predicted = track.and_then(|p| genre_of_label(argmax(p)));
+        if let Some(p) = track {
+            confidences.push((p[argmax(p)] as f64, predicted == Some(genre)));
+        }
+        tracks.add(genre, predicted);
     };
     let mut on_done = on_done;
     if let Some(backbone) = &entry.backbone {
@@ -388,11 +586,12 @@ pub fn evaluate(
                         }
                     };
                     let k = probs.len() / e.count();
-                    let mut mean = vec![0.0f32; k];
-                    for p in probs.chunks_exact(k) {
-                        mean.iter_mut().zip(p).for_each(|(m, v)| *m += v / e.count() as f32);
+                    let mut pool = TrackPool::new(&model);
+                    for (p, emb) in probs.chunks_exact(k).zip(e.windows.chunks_exact(e.dim)) {
+                        pool.add(p, Some(emb));
                     }
-                    score(f.genre, &mut probs.chunks_exact(k), Some(&mean));
+                    let track = pool.probabilities(&model)?;
+                    score(f.genre, &mut probs.chunks_exact(k), track.as_deref());
                 }
             }
         }
@@ -408,7 +607,14 @@ pub fn evaluate(
             }
         }
     }
-    Ok(EvalReport { model: entry.manifest.name.clone(), window: windows.scores(), track: tracks.scores(), failed })
+    Ok(EvalReport {
+        model: entry.manifest.name.clone(),
+        pooling: entry.manifest.pooling,
+        window: windows.scores(),
+        track: tracks.scores(),
+        track_reliability: Reliability::new(&confidences),
+        failed,
+    })
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! early stopping on held-out files.
 
 use crate::engine::logmel::dot;
+use crate::engine::manifest::Pooling;
 
 /// Training data: one row per window.
 pub struct Examples<'a> {
@@ -34,11 +35,32 @@ pub struct TrainSettings {
     pub max_epochs: usize,
     /// Epochs without a better held-out loss before stopping.
     pub patience: usize,
+    /// Epochs when there is no held-out data (a fit on all the data; the last epoch's
+    /// weights are kept).
+    pub full_epochs: usize,
+    /// `MeanProbabilities`: a window-level head (one example per window, early stopping on
+    /// held-out files). `MeanEmbedding`: a track-level head (one example per file, the mean
+    /// of its window embeddings, fitted on all files for `full_epochs`).
+    pub pooling: Pooling,
+    /// Fit a temperature on out-of-fold predictions across the data's splits (track-level
+    /// heads): each split predicted by a head fitted on the others.
+    pub calibrate: bool,
+    /// A temperature given by hand (ignored with `calibrate`); 1 leaves the head as fitted.
+    pub temperature: Option<f32>,
 }
 
 impl Default for TrainSettings {
     fn default() -> Self {
-        Self { l2: 1e-3, learning_rate: 0.01, max_epochs: 3000, patience: 150 }
+        Self {
+            l2: 1e-3,
+            learning_rate: 0.01,
+            max_epochs: 3000,
+            patience: 150,
+            full_epochs: 1000,
+            pooling: Pooling::MeanProbabilities,
+            calibrate: false,
+            temperature: None,
+        }
     }
 }
 
@@ -58,17 +80,32 @@ pub struct SoftmaxHead {
 
 impl SoftmaxHead {
     pub fn probabilities(&self, x: &[f32]) -> Vec<f32> {
+        let mut logits = self.logits(x);
+        softmax(&mut logits);
+        logits
+    }
+
+    /// `x · weights + bias`, before the softmax.
+    pub fn logits(&self, x: &[f32]) -> Vec<f32> {
         let mut logits = self.bias.clone();
         for (d, &v) in x.iter().enumerate() {
             let row = &self.weights[d * self.classes..(d + 1) * self.classes];
             logits.iter_mut().zip(row).for_each(|(l, w)| *l += v * w);
         }
-        softmax(&mut logits);
         logits
+    }
+
+    /// Divides the logits by `temperature` (folded into the weights and bias), so that the
+    /// head's softmax gives calibrated probabilities.
+    pub fn with_temperature(mut self, temperature: f32) -> Self {
+        self.weights.iter_mut().for_each(|w| *w /= temperature);
+        self.bias.iter_mut().for_each(|b| *b /= temperature);
+        self
     }
 }
 
-fn softmax(v: &mut [f32]) {
+/// In-place softmax.
+pub fn softmax(v: &mut [f32]) {
     let max = v.iter().cloned().fold(f32::MIN, f32::max);
     let mut sum = 0.0;
     v.iter_mut().for_each(|x| {
@@ -205,7 +242,7 @@ fn loss_and_grad(
 }
 
 /// Trains on `train`, stopping when the class-weighted loss on `held_out` stops improving.
-/// With an empty `held_out`, trains for `max_epochs / 3` epochs.
+/// With an empty `held_out`, trains for `full_epochs` epochs and keeps the last.
 pub fn train(train: &Examples, held_out: &Examples, settings: &TrainSettings, mut progress: impl FnMut(usize, f32)) -> SoftmaxHead {
     let (k, dim) = (train.classes, train.dim);
     let std = Standardiser::fit(train);
@@ -219,7 +256,7 @@ pub fn train(train: &Examples, held_out: &Examples, settings: &TrainSettings, mu
     let (mut mb, mut vb) = (vec![0.0f32; k], vec![0.0f32; k]);
     let (beta1, beta2, eps) = (0.9f32, 0.999f32, 1e-8f32);
     let mut best = (f32::INFINITY, 0usize, w.clone(), b.clone());
-    let epochs = if held_out.is_empty() { settings.max_epochs / 3 } else { settings.max_epochs };
+    let epochs = if held_out.is_empty() { settings.full_epochs } else { settings.max_epochs };
     for epoch in 1..=epochs {
         let loss = loss_and_grad(&xs, train, &cw, &w, &b, Some((&mut gw, &mut gb)));
         gw.iter_mut().zip(&w).for_each(|(g, &wv)| *g += settings.l2 * wv);
@@ -235,7 +272,10 @@ pub fn train(train: &Examples, held_out: &Examples, settings: &TrainSettings, mu
             *p -= settings.learning_rate * (*m / c1) / ((*v / c2).sqrt() + eps);
         }
         let held = if held_out.is_empty() { loss } else { loss_and_grad(&xh, held_out, &cw, &w, &b, None) };
-        if held < best.0 {
+        if held_out.is_empty() {
+            // No held-out data: a fit on everything, kept at its last epoch.
+            best = (held, epoch, w.clone(), b.clone());
+        } else if held < best.0 {
             best = (held, epoch, w.clone(), b.clone());
         } else if !held_out.is_empty() && epoch - best.1 >= settings.patience {
             break;
@@ -255,6 +295,41 @@ pub fn train(train: &Examples, held_out: &Examples, settings: &TrainSettings, mu
         }
     }
     SoftmaxHead { weights, bias, dim, classes: k, best_epoch, held_out_loss }
+}
+
+/// The temperature `T` that minimises the mean negative log-likelihood of
+/// `softmax(logits / T)` for the true classes `y` (golden-section search on `ln T` in
+/// [ln 0.05, ln 20]; the NLL is convex in `1/T`). `logits` is `[n][classes]`.
+pub fn fit_temperature(logits: &[f32], y: &[usize], classes: usize) -> f32 {
+    let nll = |t: f64| -> f64 {
+        let mut total = 0.0f64;
+        for (row, &c) in logits.chunks_exact(classes).zip(y) {
+            let max = row.iter().fold(f32::MIN, |m, &v| m.max(v)) as f64;
+            let sum: f64 = row.iter().map(|&v| ((v as f64 - max) / t).exp()).sum();
+            total -= (row[c] as f64 - max) / t - sum.ln();
+        }
+        total / y.len().max(1) as f64
+    };
+    let (mut lo, mut hi) = (0.05f64.ln(), 20f64.ln());
+    let g = (5f64.sqrt() - 1.0) / 2.0;
+    let (mut a, mut b) = (hi - g * (hi - lo), lo + g * (hi - lo));
+    let (mut fa, mut fb) = (nll(a.exp()), nll(b.exp()));
+    for _ in 0..80 {
+        if fa < fb {
+            hi = b;
+            b = a;
+            fb = fa;
+            a = hi - g * (hi - lo);
+            fa = nll(a.exp());
+        } else {
+            lo = a;
+            a = b;
+            fa = fb;
+            b = lo + g * (hi - lo);
+            fb = nll(b.exp());
+        }
+    }
+    (((lo + hi) / 2.0).exp()) as f32
 }
 
 #[cfg(test)]
@@ -294,6 +369,25 @@ mod tests {
         let minority_recall = (50..55).filter(|&i| head.probabilities(&xh[i * 4..(i + 1) * 4])[1] > 0.5).count();
         assert_eq!(minority_recall, 5);
         assert!(head.best_epoch > 0 && head.held_out_loss < 0.3);
+    }
+
+    #[test]
+    fn temperature_undoes_a_known_overconfidence() {
+        // Calibrated logits z (class 0 right with probability softmax(z)[0]), scaled by 3:
+        // the fitted temperature must come back near 3.
+        let mut s = 7u64;
+        let (mut logits, mut y) = (Vec::new(), Vec::new());
+        for _ in 0..4000 {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let z = ((s >> 11) as f64 / (1u64 << 53) as f64) as f32 * 3.0;
+            let p0 = 1.0 / (1.0 + (-z).exp());
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let u = ((s >> 11) as f64 / (1u64 << 53) as f64) as f32;
+            logits.extend([3.0 * z, 0.0]);
+            y.push(if u < p0 { 0 } else { 1 });
+        }
+        let t = fit_temperature(&logits, &y, 2);
+        assert!((t - 3.0).abs() < 0.35, "temperature {t}");
     }
 
     #[test]

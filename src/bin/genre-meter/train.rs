@@ -4,9 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
+use genre_meter::engine::manifest::Pooling;
 use genre_meter::engine::{AnalysisSettings, model};
 use genre_meter::train::dataset::Dataset;
-use genre_meter::train::metrics::confusion_svg;
+use genre_meter::train::metrics::{confusion_svg, reliability_svg};
 use genre_meter::train::softmax::TrainSettings;
 use genre_meter::train::{TrainError, evaluate, train_head};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -20,7 +21,8 @@ pub struct DataArgs {
     /// CSV with `path` and `genre` columns (paths relative to the CSV), optional `split`.
     #[arg(long)]
     pub list: Option<PathBuf>,
-    /// With --list: keep only rows whose `split` column has this value.
+    /// With --list: keep only rows whose `split` column has this value (or one of several,
+    /// comma-separated: `train,valid`).
     #[arg(long, requires = "list")]
     pub split: Option<String>,
 }
@@ -52,11 +54,42 @@ pub struct TrainArgs {
     /// Seconds between training windows.
     #[arg(long, default_value_t = 1.0)]
     pub hop: f64,
+    /// `mean-probabilities`: a window-level head, whole-track result = mean of the window
+    /// probabilities. `mean-embedding`: a track-level head on the mean of the windows'
+    /// embeddings (one example per file), applied the same way by analyze, eval and the plugin.
+    #[arg(long, value_enum, default_value = "mean-probabilities")]
+    pub pooling: PoolingArg,
+    /// Fit a temperature on out-of-fold predictions across the data's splits (each split
+    /// predicted by a head fitted on the others; needs --pooling mean-embedding and a list
+    /// with two or more splits, e.g. --split train,valid) and fold it into the written head.
+    #[arg(long)]
+    pub calibrate: bool,
+    /// Fold this temperature into the head (logits / T); ignored with --calibrate.
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    /// Epochs of a fit without held-out data (track-level heads).
+    #[arg(long, default_value_t = 1000)]
+    pub epochs: usize,
     /// Replace an existing model of that name.
     #[arg(long)]
     pub force: bool,
     #[arg(long, short)]
     pub jobs: Option<usize>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PoolingArg {
+    MeanProbabilities,
+    MeanEmbedding,
+}
+
+impl From<PoolingArg> for Pooling {
+    fn from(p: PoolingArg) -> Self {
+        match p {
+            PoolingArg::MeanProbabilities => Pooling::MeanProbabilities,
+            PoolingArg::MeanEmbedding => Pooling::MeanEmbedding,
+        }
+    }
 }
 
 fn bar(len: usize, what: &str) -> ProgressBar {
@@ -97,9 +130,16 @@ pub fn train(args: TrainArgs) -> ExitCode {
             data.genres.iter().zip(&counts).map(|(g, c)| format!("{g} {c}")).collect::<Vec<_>>().join(", ")
         );
         let analysis = AnalysisSettings { hop_seconds: args.hop, ..AnalysisSettings::default() };
-        let settings = TrainSettings { l2: args.l2, ..TrainSettings::default() };
+        let settings = TrainSettings {
+            l2: args.l2,
+            pooling: args.pooling.into(),
+            calibrate: args.calibrate,
+            temperature: args.temperature,
+            full_epochs: args.epochs,
+            ..TrainSettings::default()
+        };
         let pb = bar(data.files.len(), "files embedded");
-        let epochs = bar(settings.max_epochs, "epochs");
+        let epochs = bar(if settings.pooling == Pooling::MeanEmbedding { settings.full_epochs } else { settings.max_epochs }, "epochs");
         let started = std::time::Instant::now();
         let report = train_head(
             &data,
@@ -133,6 +173,22 @@ pub fn train(args: TrainArgs) -> ExitCode {
             println!("held-out files ({}), used for early stopping:", report.held_out_files);
             print!("{}", w.to_text("  per window"));
             print!("{}", t.to_text("  per track"));
+        }
+        if let Some(c) = &report.calibration {
+            println!("out-of-fold predictions over the splits {} (each predicted by a head fitted on the others):", c.folds.join(", "));
+            print!("{}", c.out_of_fold.to_text("  per track"));
+            println!(
+                "  temperature {:.4}: expected calibration error of top-1 confidence {:.3} before, {:.3} after (mean confidence {:.1} % -> {:.1} %, accuracy {:.1} %)",
+                c.temperature,
+                c.before.ece,
+                c.after.ece,
+                100.0 * c.before.mean_confidence,
+                100.0 * c.after.mean_confidence,
+                100.0 * c.after.accuracy
+            );
+        }
+        if report.temperature != 1.0 {
+            println!("temperature {:.4} folded into the head", report.temperature);
         }
         let name = out_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         println!("wrote {}; use it with: genre-meter analyze --model {} FILES", out_dir.display(), if args.out.contains('/') { out_dir.display().to_string() } else { name });
@@ -168,6 +224,9 @@ pub struct EvalArgs {
     /// Also write the track-level confusion matrix as an SVG picture here.
     #[arg(long)]
     pub confusion: Option<PathBuf>,
+    /// Also write the reliability diagram of the whole-track top-1 confidence here (SVG).
+    #[arg(long)]
+    pub calibration: Option<PathBuf>,
     #[arg(long, short)]
     pub jobs: Option<usize>,
 }
@@ -185,7 +244,19 @@ pub fn eval(args: EvalArgs) -> ExitCode {
             EvalFormat::Text => {
                 println!("model {} on {} files ({} genres)", report.model, data.files.len(), data.genres.len());
                 print!("{}", report.window.to_text("per window"));
-                print!("{}", report.track.to_text("per track (mean over the track's windows)"));
+                let pooled = match report.pooling {
+                    Pooling::MeanProbabilities => "per track (mean of the window probabilities)",
+                    Pooling::MeanEmbedding => "per track (head on the mean window embedding)",
+                };
+                print!("{}", report.track.to_text(pooled));
+                let r = &report.track_reliability;
+                println!(
+                    "per track top-1 confidence: mean {:.1} % against accuracy {:.1} %, expected calibration error {:.3} ({} bins)",
+                    100.0 * r.mean_confidence,
+                    100.0 * r.accuracy,
+                    r.ece,
+                    r.bins.len()
+                );
             }
         }
         for (path, why) in &report.failed {
@@ -194,6 +265,11 @@ pub fn eval(args: EvalArgs) -> ExitCode {
         if let Some(svg) = &args.confusion {
             let title = format!("{} — per track, {} files", report.model, report.track.examples);
             write_file(svg, &confusion_svg(&report.track.confusion, &title))?;
+            eprintln!("wrote {}", svg.display());
+        }
+        if let Some(svg) = &args.calibration {
+            let title = format!("{} — whole-track confidence, {} files", report.model, report.track.examples);
+            write_file(svg, &reliability_svg(&report.track_reliability, &title))?;
             eprintln!("wrote {}", svg.display());
         }
         Ok(report.failed.is_empty())

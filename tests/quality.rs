@@ -1,0 +1,92 @@
+//! Quality guards for the default model on `../shared`'s GTZAN (issue 13): the figures the
+//! model card quotes are the figures `models/gtzan10/make.sh` wrote into
+//! `models/gtzan10/figures/*.json`, and this test recomputes them with the same commands.
+//!
+//! Cost: the musicnn embeddings of GTZAN train + valid (314 clips) are computed once into a
+//! cache kept under `target/` (a few minutes on a cold cache, see the model card); later
+//! runs take seconds. Skipped (with a message) when `../shared` is absent.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+/// Largest difference allowed between a recomputed figure and the card's (2 points).
+const TOLERANCE: f64 = 0.02;
+
+/// A user folder that outlives the test run, so that the embedding cache is reused.
+fn cached_home() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("quality-home");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn figures(name: &str) -> Value {
+    let path = common::repo_dir().join("models/gtzan10/figures").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}; run models/gtzan10/make.sh", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn run(home: &Path, args: &[&str]) -> Value {
+    let o = common::genre_meter_cli(home, args);
+    assert!(o.status.success(), "genre-meter {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap_or(Value::Null)
+}
+
+/// The headline figures the card quotes, recomputed against the recorded ones.
+fn assert_close(what: &str, got: &Value, card: &Value) {
+    for level in ["track", "window"] {
+        for figure in ["accuracy", "balanced_accuracy"] {
+            let (g, c) = (got[level][figure].as_f64().unwrap(), card[level][figure].as_f64().unwrap());
+            assert!((g - c).abs() <= TOLERANCE, "{what}: {level} {figure} {g:.4}, the model card says {c:.4}");
+        }
+    }
+    let (g, c) = (got["track_reliability"]["ece"].as_f64().unwrap(), card["track_reliability"]["ece"].as_f64().unwrap());
+    assert!((g - c).abs() <= TOLERANCE, "{what}: ECE {g:.4}, the model card says {c:.4}");
+}
+
+fn settings() -> Value {
+    figures("settings.json")
+}
+
+#[test]
+fn default_model_scores_the_model_cards_figures_on_valid() {
+    let shared = require_shared!();
+    let list = shared.join("data/gtzan/tracks.csv");
+    let hop = settings()["hop_seconds"].to_string();
+    let got = run(
+        &cached_home(),
+        &["eval", "--model", "gtzan10", "--list", list.to_str().unwrap(), "--split", "valid", "--hop", &hop, "--format", "json"],
+    );
+    assert_close("gtzan10 (shipped, fitted on train + valid) on valid", &got, &figures("shipped-on-valid.json"));
+}
+
+#[test]
+fn training_twice_gives_the_same_bytes_and_the_cards_train_fit_figures() {
+    let shared = require_shared!();
+    let list = shared.join("data/gtzan/tracks.csv");
+    let s = settings();
+    let (hop, l2, pooling) = (s["hop_seconds"].to_string(), s["l2"].to_string(), s["pooling"].as_str().unwrap().to_string());
+    let home = cached_home();
+    let out = tempfile::tempdir().unwrap();
+    let mut heads = Vec::new();
+    for run_no in 0..2 {
+        // Same folder name (it is the model's name in the manifest), different parents.
+        let dir = out.path().join(format!("run{run_no}")).join("gtzan10-train");
+        let args = [
+            "train", "--list", list.to_str().unwrap(), "--split", "train", "--backbone", "musicnn", "--pooling", &pooling,
+            "--l2", &l2, "--hop", &hop, "--out", dir.to_str().unwrap(),
+        ];
+        let o = common::genre_meter_cli(&home, &args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        heads.push((std::fs::read(dir.join("head.onnx")).unwrap(), std::fs::read(dir.join("manifest.toml")).unwrap(), dir));
+    }
+    assert!(heads[0].0 == heads[1].0, "the same training command gave two different head.onnx");
+    assert!(heads[0].1 == heads[1].1, "the same training command gave two different manifests");
+    let got = run(
+        &home,
+        &["eval", "--model", heads[0].2.to_str().unwrap(), "--list", list.to_str().unwrap(), "--split", "valid", "--hop", &hop, "--format", "json"],
+    );
+    assert_close("the head fitted on train, on valid", &got, &figures("train-fit-on-valid.json"));
+}
