@@ -23,6 +23,9 @@ pub enum DecodeError {
     Corrupt { path: PathBuf, reason: String },
     #[error("'{path}' contains no audio samples (it decodes to 0 s)")]
     NoSamples { path: PathBuf },
+    /// Only quick mode seeks, and it falls back to a streamed decode on this error.
+    #[error("cannot seek in '{path}' to {seconds:.2} s: {reason}")]
+    Unseekable { path: PathBuf, seconds: f64, reason: String },
 }
 
 /// Finding and loading the ONNX Runtime library.

@@ -9,6 +9,7 @@ pub mod error;
 pub mod logmel;
 pub mod manifest;
 pub mod model;
+pub mod quick;
 pub mod resample;
 pub mod runtime;
 pub mod yamnet;
