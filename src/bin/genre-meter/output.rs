@@ -101,10 +101,9 @@ fn window_json(model: &Manifest, w: &WindowPrediction) -> Value {
     })
 }
 
-pub fn json(out: &mut impl Write, results: &[FileResult], model: &Manifest, top: Top, timeline: bool) -> io::Result<()> {
-    let files: Vec<Value> = results
-        .iter()
-        .map(|r| match &r.outcome {
+/// One file's JSON object (an element of `files` in `--format json`, a line of `jsonl`).
+pub fn file_json(r: &FileResult, model: &Manifest, top: Top, timeline: bool) -> Value {
+    match &r.outcome {
             Err(e) => json!({ "path": r.path, "ok": false, "error": e.to_string() }),
             Ok(a) => {
                 let s = &a.summary;
@@ -137,8 +136,11 @@ pub fn json(out: &mut impl Write, results: &[FileResult], model: &Manifest, top:
                 }
                 v
             }
-        })
-        .collect();
+    }
+}
+
+pub fn json(out: &mut impl Write, results: &[FileResult], model: &Manifest, top: Top, timeline: bool) -> io::Result<()> {
+    let files: Vec<Value> = results.iter().map(|r| file_json(r, model, top, timeline)).collect();
     let doc = json!({
         "model": { "name": model.name, "labels": model.labels.names, "genres": model.labels.genres },
         "files": files,
