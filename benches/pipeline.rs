@@ -66,7 +66,7 @@ const WORKER_SETUPS: &[(&str, &[(&str, &str)], bool)] = &[
 /// setup and job count in a fresh process.
 fn workers() {
     let files = bench_files();
-    let files = &files[..files.len().min(24)];
+    let files = &files[..files.len().min(8)];
     let list = std::env::temp_dir().join("genre-meter-bench-workers.txt");
     std::fs::write(&list, files.iter().map(|f| format!("{}\n", f.display())).collect::<String>()).unwrap();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
