@@ -2,7 +2,11 @@
 //! Python peers): prints the engine's speed and memory figures next to musicnn's Python
 //! pipeline measured in the same run on the same files.
 //!
-//! Sections: `frontend`, `inference`, `files`, `memory` (default: all).
+//! Sections: `frontend`, `inference`, `files`, `memory`, `workers`, `quick` (default: all).
+//! `workers`: peak RSS and speed per worker and for a whole 2-job run, for each ONNX Runtime
+//! session setup (arena, memory pattern, one shared session); `quick`: `analyze --quick` on
+//! long tracks (`GENRE_METER_BENCH_LONG`, default /tmp/gm-long/mp3, made by
+//! scale-out/make_long_tracks.py).
 //! Environment: `GENRE_METER_BENCH_PYTHON` = a Python with librosa + TensorFlow + musicnn
 //! (see benches/python/requirements.txt) to run the peers; `GENRE_METER_BENCH_FILES` = a
 //! folder of audio (default: ../shared/data/gtzan/audio, else synthesised clips).
@@ -21,6 +25,9 @@ fn main() {
     if let Some(pos) = args.iter().position(|a| a == "peak-memory-child") {
         return peak_memory_child(Path::new(&args[pos + 1]));
     }
+    if let Some(pos) = args.iter().position(|a| a == "workers-child") {
+        return workers_child(args[pos + 1].parse().unwrap(), &args[pos + 2] == "shared");
+    }
     let wants = |s: &str| args.is_empty() || args.iter().any(|a| a == s);
     let python = std::env::var_os("GENRE_METER_BENCH_PYTHON").map(PathBuf::from);
     if python.is_none() {
@@ -37,6 +44,131 @@ fn main() {
     }
     if wants("memory") {
         memory();
+    }
+    if wants("workers") {
+        workers();
+    }
+    if wants("quick") {
+        quick();
+    }
+}
+
+/// Session setups compared by `workers`: name, environment, one shared session?
+const WORKER_SETUPS: &[(&str, &[(&str, &str)], bool)] = &[
+    ("arena on, memory pattern on (before)", &[("GENRE_METER_ORT_ARENA", "1"), ("GENRE_METER_ORT_MEM_PATTERN", "1")], false),
+    ("arena off, memory pattern on", &[("GENRE_METER_ORT_ARENA", "0"), ("GENRE_METER_ORT_MEM_PATTERN", "1")], false),
+    ("arena off, memory pattern off", &[("GENRE_METER_ORT_ARENA", "0"), ("GENRE_METER_ORT_MEM_PATTERN", "0")], false),
+    ("built-in default", &[], false),
+    ("built-in default, one shared session (intra-op threads = jobs)", &[], true),
+];
+
+/// Peak RSS and speed of the default analysis (gtzan10, 1 s hop) over the bench files, each
+/// setup and job count in a fresh process.
+fn workers() {
+    let files = bench_files();
+    let files = &files[..files.len().min(8)];
+    let list = std::env::temp_dir().join("genre-meter-bench-workers.txt");
+    std::fs::write(&list, files.iter().map(|f| format!("{}\n", f.display())).collect::<String>()).unwrap();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for (name, env, shared) in WORKER_SETUPS {
+        let mut line = format!("workers: {name}:");
+        let mut one_job_speed = f64::NAN;
+        for jobs in [1, cores.max(2)] {
+            let mut cmd = Command::new(std::env::current_exe().unwrap());
+            cmd.args(["workers-child", &jobs.to_string(), if *shared { "shared" } else { "own" }])
+                .env("GENRE_METER_BENCH_LIST", &list)
+                .envs(env.iter().copied());
+            if *shared {
+                cmd.env("GENRE_METER_ORT_INTRA_THREADS", jobs.to_string());
+            }
+            let out = cmd.output().unwrap();
+            if !out.status.success() {
+                eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+                continue;
+            }
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let (peak, speed) = (v["peak_rss_mib"].as_f64().unwrap(), v["x_real_time"].as_f64().unwrap());
+            if jobs == 1 {
+                one_job_speed = speed;
+                line += &format!(" 1 job: peak RSS {peak:.0} MiB, {speed:.0}x real time;");
+            } else {
+                line += &format!(
+                    " {jobs} jobs: peak RSS {peak:.0} MiB ({:.0} MiB per worker), {speed:.0}x real time ({:.2}x one job)",
+                    peak / jobs as f64,
+                    speed / one_job_speed
+                );
+            }
+        }
+        println!("{line}");
+    }
+}
+
+fn workers_child(jobs: usize, shared: bool) {
+    let list = std::env::var("GENRE_METER_BENCH_LIST").unwrap();
+    let files: Vec<PathBuf> = std::fs::read_to_string(list).unwrap().lines().map(PathBuf::from).collect();
+    let entry = model::resolve(model::DEFAULT_MODEL).unwrap();
+    let settings = AnalysisSettings::default();
+    let t = Instant::now();
+    let audio: f64 = if shared {
+        // One session for all workers; its intra-op threads (set by the parent) share each run.
+        let model = Arc::new(entry.load().unwrap());
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..jobs)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut audio = 0.0;
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(f) = files.get(i) else { break };
+                            audio += analyze_file(f, &model, &settings).map_or(0.0, |a| a.summary.duration_seconds);
+                        }
+                        audio
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum()
+        })
+    } else {
+        analyze_files(&files, &entry, &settings, Some(jobs), |_, _| {})
+            .unwrap()
+            .iter()
+            .filter_map(|r| r.outcome.as_ref().ok())
+            .map(|a| a.summary.duration_seconds)
+            .sum()
+    };
+    let wall = t.elapsed().as_secs_f64();
+    println!("{}", serde_json::json!({ "peak_rss_mib": vm_hwm_mib(), "x_real_time": audio / wall }));
+}
+
+/// `analyze --quick` (default window count) on long tracks, 1 job and all cores.
+fn quick() {
+    let dir = std::env::var_os("GENRE_METER_BENCH_LONG").map_or_else(|| PathBuf::from("/tmp/gm-long/mp3"), PathBuf::from);
+    let (files, _) = collect_audio_files(&[dir.clone()]);
+    if files.is_empty() {
+        println!("quick: no tracks in {} (make them: python3 scale-out/make_long_tracks.py), skipped", dir.display());
+        return;
+    }
+    let entry = model::resolve(model::DEFAULT_MODEL).unwrap();
+    let windows = genre_meter::engine::quick::DEFAULT_QUICK_WINDOWS;
+    let settings = AnalysisSettings { quick_windows: Some(windows), ..Default::default() };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for jobs in [1, cores] {
+        let t = Instant::now();
+        let results = analyze_files(&files, &entry, &settings, Some(jobs), |_, _| {}).unwrap();
+        let wall = t.elapsed().as_secs_f64();
+        let ok: Vec<_> = results.iter().filter_map(|r| r.outcome.as_ref().ok()).collect();
+        let audio: f64 = ok.iter().map(|a| a.summary.duration_seconds).sum();
+        let inference: f64 = ok.iter().map(|a| a.inference_seconds).sum();
+        println!(
+            "quick: {} tracks ({:.1} min each) in {}, --quick --windows {windows}, {jobs} job(s): {wall:.2} s = {:.0}x real time ({:.1} files/s); inference {:.0} % of the work",
+            ok.len(),
+            audio / ok.len().max(1) as f64 / 60.0,
+            dir.display(),
+            audio / wall,
+            ok.len() as f64 / wall,
+            100.0 * inference / (wall * jobs as f64)
+        );
     }
 }
 

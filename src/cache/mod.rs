@@ -89,6 +89,8 @@ impl AnalysisCache {
         h.update(settings.hop_seconds.to_le_bytes());
         h.update(settings.silence_threshold_dbfs.to_le_bytes());
         h.update([settings.keep_embeddings as u8]);
+        // Quick mode classifies other windows than a full analysis.
+        h.update(settings.quick_windows.map_or(0u64, |n| n as u64 + 1).to_le_bytes());
         Self { dir, context: hex(&h.finalize()), model: entry.manifest.name.clone() }
     }
 

@@ -37,11 +37,14 @@ pub struct AnalysisSettings {
     pub batch_windows: usize,
     /// Keep each window's embedding (for training heads); off by default to save memory.
     pub keep_embeddings: bool,
+    /// Quick mode for files: classify only this many windows spread over the piece and
+    /// decode only those regions (see [`super::quick`]); `None` analyses every window.
+    pub quick_windows: Option<usize>,
 }
 
 impl Default for AnalysisSettings {
     fn default() -> Self {
-        Self { hop_seconds: 1.0, silence_threshold_dbfs: -60.0, batch_windows: 8, keep_embeddings: false }
+        Self { hop_seconds: 1.0, silence_threshold_dbfs: -60.0, batch_windows: 8, keep_embeddings: false, quick_windows: None }
     }
 }
 
@@ -452,6 +455,9 @@ pub fn analyze_file(
     model: &Arc<LoadedModel>,
     settings: &AnalysisSettings,
 ) -> Result<FileAnalysis, AnalysisError> {
+    if let Some(windows) = settings.quick_windows {
+        return super::quick::analyze_file_quick(path, model, settings, windows);
+    }
     let mut decoder = AudioDecoder::open(path)?;
     let mut analyzer = Analyzer::new(model.clone(), decoder.sample_rate_hz(), settings.clone());
     let mut chunk = Vec::with_capacity(8192);

@@ -13,10 +13,11 @@ use std::path::{Path, PathBuf};
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{CODEC_TYPE_NULL, Decoder, DecoderOptions};
 use symphonia::core::errors::Error as SymError;
-use symphonia::core::formats::{FormatOptions, FormatReader};
+use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
+use symphonia::core::units::{Time, TimeBase};
 
 use super::error::DecodeError;
 use super::isolation::{abandoned, note_progress};
@@ -115,6 +116,103 @@ impl AudioDecoder {
 
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+
+    /// Frames (samples per channel) in the stream when the container says so (FLAC's
+    /// STREAMINFO, an MP3's Xing/Info header, WAV's data size, ...); `None` when only decoding
+    /// the whole stream would tell.
+    pub fn total_frames(&self) -> Option<u64> {
+        let track = self.format.tracks().iter().find(|t| t.id == self.track_id)?;
+        let params = &track.codec_params;
+        let frames = params.n_frames?;
+        // Containers counting in another time base (MKV, MP4) are converted to frames.
+        Some(match params.time_base {
+            Some(tb) if tb != TimeBase::new(1, self.sample_rate_hz) => {
+                let t = tb.calc_time(frames);
+                ((t.seconds as f64 + t.frac) * self.sample_rate_hz as f64).round() as u64
+            }
+            _ => frames,
+        })
+    }
+
+    /// Counts the stream's frames by reading packet headers only (no decoding): for
+    /// containers that do not state their length (an MP3 without Xing header). Consumes the
+    /// stream: open the file again to decode it.
+    pub fn count_frames_by_packets(mut self) -> Result<u64, DecodeError> {
+        let mut ts_total = 0u64;
+        loop {
+            match self.format.next_packet() {
+                Ok(p) if p.track_id() == self.track_id => ts_total += p.dur(),
+                Ok(_) => {}
+                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                Err(SymError::ResetRequired) => break,
+                Err(e) => return Err(DecodeError::Corrupt { path: self.path.clone(), reason: e.to_string() }),
+            }
+        }
+        let tb = self.format.tracks().iter().find(|t| t.id == self.track_id).and_then(|t| t.codec_params.time_base);
+        Ok(match tb {
+            Some(tb) => {
+                let t = tb.calc_time(ts_total);
+                ((t.seconds as f64 + t.frac) * self.sample_rate_hz as f64).round() as u64
+            }
+            None => ts_total,
+        })
+    }
+
+    /// Whether [`AudioDecoder::seek_frame`] is known to land on the requested frame: PCM
+    /// (WAV, AIFF, CAF), FLAC and MP3 (tests/quick.rs checks them). Ogg Vorbis and AAC seeks
+    /// land elsewhere in symphonia 0.5, so quick mode decodes those as a stream.
+    pub fn seeks_accurately(&self) -> bool {
+        use symphonia::core::codecs::*;
+        const EXACT: &[CodecType] = &[
+            CODEC_TYPE_FLAC, CODEC_TYPE_MP3, CODEC_TYPE_PCM_S32LE, CODEC_TYPE_PCM_S32BE, CODEC_TYPE_PCM_S24LE,
+            CODEC_TYPE_PCM_S24BE, CODEC_TYPE_PCM_S16LE, CODEC_TYPE_PCM_S16BE, CODEC_TYPE_PCM_S8, CODEC_TYPE_PCM_U8,
+            CODEC_TYPE_PCM_U16LE, CODEC_TYPE_PCM_U16BE, CODEC_TYPE_PCM_U24LE, CODEC_TYPE_PCM_U24BE,
+            CODEC_TYPE_PCM_U32LE, CODEC_TYPE_PCM_U32BE, CODEC_TYPE_PCM_F32LE, CODEC_TYPE_PCM_F32BE,
+            CODEC_TYPE_PCM_F64LE, CODEC_TYPE_PCM_F64BE, CODEC_TYPE_PCM_ALAW, CODEC_TYPE_PCM_MULAW,
+        ];
+        let codec = self.format.tracks().iter().find(|t| t.id == self.track_id).map(|t| t.codec_params.codec);
+        codec.is_some_and(|c| EXACT.contains(&c))
+    }
+
+    /// Moves to `seconds` from the start (accurate seek: MP3 frame headers are skimmed, not
+    /// decoded; FLAC uses its seek table). Returns how many frames the next decoded samples
+    /// start *before* `seconds` (the caller drops them): formats seek to a packet boundary.
+    /// Used by quick mode, which falls back to decoding the stream when this fails.
+    pub fn seek_seconds(&mut self, seconds: f64) -> Result<u64, DecodeError> {
+        self.seek_frame((seconds.max(0.0) * self.sample_rate_hz as f64).round() as u64)
+    }
+
+    /// [`AudioDecoder::seek_seconds`] to frame `frame` (exact where the container counts in
+    /// frames, as WAV, FLAC and MP3 do).
+    pub fn seek_frame(&mut self, frame: u64) -> Result<u64, DecodeError> {
+        let seconds = frame as f64 / self.sample_rate_hz as f64;
+        let frames_tb = TimeBase::new(1, self.sample_rate_hz);
+        let track_tb = self.format.tracks().iter().find(|t| t.id == self.track_id).and_then(|t| t.codec_params.time_base);
+        let to = if track_tb.is_none_or(|tb| tb == frames_tb) {
+            SeekTo::TimeStamp { ts: frame, track_id: self.track_id }
+        } else {
+            // Half a frame later, so that rounding down in the container's time base lands on it.
+            let s = (frame as f64 + 0.5) / self.sample_rate_hz as f64;
+            SeekTo::Time { time: Time::new(s.trunc() as u64, s.fract()), track_id: Some(self.track_id) }
+        };
+        let seeked = self
+            .format
+            .seek(SeekMode::Accurate, to)
+            .map_err(|e| DecodeError::Unseekable { path: self.path.clone(), seconds, reason: e.to_string() })?;
+        // The codec state belongs to the old position (MP3's bit reservoir, overlap-add).
+        self.decoder.reset();
+        self.done = false;
+        let tb = self.format.tracks().iter().find(|t| t.id == self.track_id).and_then(|t| t.codec_params.time_base);
+        let early_ts = seeked.required_ts.saturating_sub(seeked.actual_ts);
+        let early_frames = match tb {
+            Some(tb) => {
+                let t = tb.calc_time(early_ts);
+                ((t.seconds as f64 + t.frac) * self.sample_rate_hz as f64).round() as u64
+            }
+            None => early_ts,
+        };
+        Ok(early_frames)
     }
 
     /// Decodes the next packet, appending mono samples to `out`. Returns `Ok(false)` at the

@@ -25,6 +25,9 @@ pub enum DecodeError {
     NoSamples { path: PathBuf },
     #[error("'{path}' is not a regular file but a {kind}: not opened, because reading it could wait forever; give the path of an audio file")]
     NotRegularFile { path: PathBuf, kind: &'static str },
+    /// Only quick mode seeks, and it falls back to a streamed decode on this error.
+    #[error("cannot seek in '{path}' to {seconds:.2} s: {reason}")]
+    Unseekable { path: PathBuf, seconds: f64, reason: String },
 }
 
 /// One file's work ended abnormally; the batch isolated it so that the other files go on.

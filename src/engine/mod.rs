@@ -10,6 +10,7 @@ pub mod isolation;
 pub mod logmel;
 pub mod manifest;
 pub mod model;
+pub mod quick;
 pub mod resample;
 pub mod runtime;
 pub mod yamnet;

@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use ort::session::Session;
-use ort::session::builder::GraphOptimizationLevel;
 use ort::value::TensorRef;
 use sha2::{Digest, Sha256};
 
@@ -220,11 +219,11 @@ impl ModelEntry {
         let env = runtime::environment()?;
         let name = self.manifest.name.clone();
         let load_err = |e: ort::Error| ModelError::Load { model: name.clone(), reason: e.to_string() };
-        Session::builder(env)
+        let builder = Session::builder(env).map_err(load_err)?;
+        runtime::SessionTuning::from_env()
+            .apply(builder)
             .map_err(load_err)?
-            .with_optimization_level(GraphOptimizationLevel::Level3)
-            .and_then(|b| b.with_intra_threads(1))
-            .and_then(|b| b.with_inter_threads(1))
+            .with_inter_threads(1)
             .and_then(|b| b.with_parallel_execution(false))
             .and_then(|b| b.with_intra_op_spinning(false))
             .and_then(|b| b.with_inter_op_spinning(false))

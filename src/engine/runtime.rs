@@ -141,3 +141,72 @@ fn create_environment() -> Result<ort::environment::Environment, RuntimeError> {
     })?;
     builder.with_name("genre-meter").build().map_err(|e| RuntimeError::Environment(e.to_string()))
 }
+
+/// How a model session is set up: the knobs that trade memory for speed. The defaults are
+/// the measured choice (README, Benchmarks; `cargo bench --bench pipeline -- memory`);
+/// `GENRE_METER_ORT_ARENA` (0/1), `GENRE_METER_ORT_MEM_PATTERN` (0/1) and
+/// `GENRE_METER_ORT_OPT_LEVEL` (0-3) and `GENRE_METER_ORT_INTRA_THREADS` override them, for
+/// benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionTuning {
+    /// ONNX Runtime's CPU arena: freed tensors stay reserved for the next run; it grows in
+    /// power-of-two steps and never shrinks, which is most of a worker's resident memory.
+    pub cpu_arena: bool,
+    /// Pre-planned tensor layout per input shape (pays off for one fixed batch size).
+    pub memory_pattern: bool,
+    /// Graph optimisation level, 0 (none) to 3 (all, with layout changes).
+    pub optimization_level: u8,
+    /// Threads inside one inference call. 1: one session per worker thread, which never
+    /// wait for each other; more serves several workers from one shared session.
+    pub intra_threads: usize,
+}
+
+impl Default for SessionTuning {
+    fn default() -> Self {
+        Self { cpu_arena: true, memory_pattern: true, optimization_level: 3, intra_threads: 1 }
+    }
+}
+
+impl SessionTuning {
+    /// The defaults, with any `GENRE_METER_ORT_*` override applied.
+    pub fn from_env() -> Self {
+        let flag = |var: &str, default: bool| match std::env::var(var).as_deref() {
+            Ok("0") | Ok("false") => false,
+            Ok("1") | Ok("true") => true,
+            _ => default,
+        };
+        let d = Self::default();
+        Self {
+            cpu_arena: flag("GENRE_METER_ORT_ARENA", d.cpu_arena),
+            memory_pattern: flag("GENRE_METER_ORT_MEM_PATTERN", d.memory_pattern),
+            optimization_level: std::env::var("GENRE_METER_ORT_OPT_LEVEL")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .filter(|l| *l <= 3)
+                .unwrap_or(d.optimization_level),
+            intra_threads: std::env::var("GENRE_METER_ORT_INTRA_THREADS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .filter(|n| (1..=256).contains(n))
+                .unwrap_or(d.intra_threads),
+        }
+    }
+
+    /// Applies the tuning to a session builder.
+    pub fn apply(self, builder: ort::session::builder::SessionBuilder) -> ort::Result<ort::session::builder::SessionBuilder> {
+        use ort::session::builder::GraphOptimizationLevel as L;
+        let level = match self.optimization_level {
+            0 => L::Disable,
+            1 => L::Level1,
+            2 => L::Level2,
+            _ => L::Level3,
+        };
+        let cpu = ort::ep::CPU::default().with_arena_allocator(self.cpu_arena).build();
+        Ok(builder
+            .with_optimization_level(level)
+            .and_then(|b| b.with_memory_pattern(self.memory_pattern))
+            .and_then(|b| b.with_intra_threads(self.intra_threads))
+            .and_then(|b| b.with_execution_providers([cpu]))
+            .map_err(|e: ort::Error<ort::session::builder::SessionBuilder>| -> ort::Error { e.into() })?)
+    }
+}

@@ -1,11 +1,14 @@
 //! `genre-meter analyze`: files in parallel, one model session per worker thread.
 
-use std::path::PathBuf;
+use std::collections::HashSet;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 use genre_meter::engine::batch::{FileResult, find_audio_files};
+use genre_meter::engine::quick::DEFAULT_QUICK_WINDOWS;
 use genre_meter::engine::{AnalysisSettings, DecodeError, model};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -16,13 +19,31 @@ pub enum Format {
     Table,
     Json,
     Csv,
+    /// JSON Lines: one object per file, written (and flushed) as each file finishes.
+    Jsonl,
 }
 
 #[derive(Args)]
 pub struct AnalyzeArgs {
     /// Audio files or folders (searched recursively).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "files_from")]
     pub paths: Vec<PathBuf>,
+    /// Also read paths from this file, one per line (`-`: standard input), e.g. the shard of
+    /// a file list a cluster executor is given.
+    #[arg(long, value_name = "FILE")]
+    pub files_from: Option<PathBuf>,
+    /// Skip files that already have a successful line in this JSON Lines file (an earlier
+    /// `--format jsonl` run): rerunning with `>> FILE` resumes an interrupted run.
+    #[arg(long, value_name = "FILE")]
+    pub skip_done: Option<PathBuf>,
+    /// Quick mode: classify a few windows spread over each track and decode only those, so
+    /// that a track's cost does not grow with its length (the whole-track verdict agrees
+    /// with full analysis; see docs/scale-out.md).
+    #[arg(long)]
+    pub quick: bool,
+    /// Windows per track in quick mode.
+    #[arg(long, requires = "quick", default_value_t = DEFAULT_QUICK_WINDOWS as u32, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub windows: u32,
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
     /// One row per analysis window as well as the whole-piece result.
@@ -85,13 +106,42 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
             HopArg::Patch => entry.manifest.frontend.patch_seconds(),
         },
         silence_threshold_dbfs: args.silence_db,
+        quick_windows: args.quick.then_some(args.windows as usize),
         ..AnalysisSettings::default()
     };
-    let found = find_audio_files(&args.paths);
+    let mut paths = args.paths.clone();
+    if let Some(list) = &args.files_from {
+        match read_file_list(list) {
+            Ok(more) => paths.extend(more),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let found = find_audio_files(&paths);
     for (path, why) in &found.skipped {
         eprintln!("skipped: {}: {why}", path.display());
     }
-    let files = found.files;
+    let mut files = found.files;
+    if let Some(done_file) = &args.skip_done {
+        match read_done(done_file) {
+            Ok((done, ends_mid_line)) => {
+                let before = files.len();
+                files.retain(|f| !done.contains(f.to_string_lossy().as_ref()));
+                eprintln!("skipping {} files already in {}", before - files.len(), done_file.display());
+                if ends_mid_line && args.format == Format::Jsonl {
+                    // An interrupted run left half a line: end it, so our first line is whole
+                    // when appended to the same file.
+                    println!();
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let mut results: Vec<FileResult> = found
         .failed
         .into_iter()
@@ -103,9 +153,26 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
         ProgressStyle::with_template("{bar:30} {pos}/{len} files, {elapsed} elapsed, ETA {eta}  {wide_msg}")
             .expect("valid template"),
     );
+    let jsonl = args.format == Format::Jsonl;
+    let top = output::Top { count: args.top, genres_only: args.genres_only };
+    let mut jsonl_error = None;
+    if jsonl {
+        // A cluster log is no terminal: no progress bar in its stderr.
+        progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        for r in &results {
+            if let Err(e) = write_jsonl(r, &entry.manifest, top, args.timeline, &settings) {
+                jsonl_error.get_or_insert(e);
+            }
+        }
+    }
     let on_done = |_: usize, r: &FileResult| {
         progress.set_message(r.path.display().to_string());
         progress.inc(1);
+        if jsonl && jsonl_error.is_none() {
+            if let Err(e) = write_jsonl(r, &entry.manifest, top, args.timeline, &settings) {
+                jsonl_error = Some(e);
+            }
+        }
     };
     let cache = (!args.no_cache).then(|| genre_meter::cache::AnalysisCache::in_data_dir(&entry, &settings));
     let analysed = genre_meter::cache::analyze_files_cached(&files, &entry, &settings, args.jobs, cache.as_ref(), on_done);
@@ -126,9 +193,9 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
     let model = &entry.manifest;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let top = output::Top { count: args.top, genres_only: args.genres_only };
     let tags = crate::check::genre_tags_of(&results);
     let written = match args.format {
+        Format::Jsonl => jsonl_error.map_or(Ok(()), Err),
         Format::Table => output::table(&mut out, &results, model, top, args.timeline, &tags),
         Format::Json => output::json(&mut out, &results, model, top, args.timeline, &tags),
         Format::Csv => output::csv(&mut out, &results, model, args.timeline, &tags),
@@ -167,3 +234,56 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
     if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 
+
+/// Paths listed one per line (blank lines ignored) in `list`, or on standard input for `-`.
+fn read_file_list(list: &Path) -> Result<Vec<PathBuf>, String> {
+    let text = if list.as_os_str() == "-" {
+        let mut lines = Vec::new();
+        for line in std::io::stdin().lock().lines() {
+            lines.push(line.map_err(|e| format!("reading the file list from standard input failed: {e}"))?);
+        }
+        lines.join("\n")
+    } else {
+        std::fs::read_to_string(list).map_err(|e| format!("cannot read the file list '{}': {e}", list.display()))?
+    };
+    Ok(text.lines().map(|l| l.trim_end_matches('\r')).filter(|l| !l.trim().is_empty()).map(PathBuf::from).collect())
+}
+
+/// Paths with an `"ok": true` line in a JSON Lines file, and whether the file ends inside a
+/// line. Unparseable lines (an interrupted write) and failures are not done: they are retried.
+/// A missing file is an empty one (the first run of a resumable job).
+fn read_done(file: &Path) -> Result<(HashSet<String>, bool), String> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((HashSet::new(), false)),
+        Err(e) => return Err(format!("cannot read --skip-done file '{}': {e}", file.display())),
+    };
+    let done = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["ok"] == serde_json::Value::Bool(true))
+        .filter_map(|v| v["path"].as_str().map(str::to_string))
+        .collect();
+    Ok((done, !text.is_empty() && !text.ends_with('\n')))
+}
+
+/// One file as one JSON line, written with a single write and flushed, so that a killed run
+/// leaves whole lines (and at most one partial last line, which `--skip-done` ignores).
+fn write_jsonl(
+    r: &FileResult,
+    model: &genre_meter::engine::Manifest,
+    top: output::Top,
+    timeline: bool,
+    settings: &AnalysisSettings,
+) -> std::io::Result<()> {
+    let tags = crate::check::genre_tags_of(std::slice::from_ref(r));
+    let mut v = output::file_json(r, model, top, timeline, tags.get(&r.path));
+    v["model"] = serde_json::json!(model.name);
+    v["quick_windows"] = serde_json::json!(settings.quick_windows);
+    v["hop_seconds"] = serde_json::json!(settings.hop_seconds);
+    let mut line = serde_json::to_string(&v).map_err(std::io::Error::other)?;
+    line.push('\n');
+    let mut out = std::io::stdout().lock();
+    out.write_all(line.as_bytes())?;
+    out.flush()
+}

@@ -147,17 +147,10 @@ fn window_json(model: &Manifest, w: &WindowPrediction) -> Value {
     })
 }
 
-pub fn json(
-    out: &mut impl Write,
-    results: &[FileResult],
-    model: &Manifest,
-    top: Top,
-    timeline: bool,
-    tags: &GenreTagsByPath,
-) -> io::Result<()> {
-    let files: Vec<Value> = results
-        .iter()
-        .map(|r| match &r.outcome {
+/// One file's JSON object (an element of `files` in `--format json`, a line of `jsonl`), with
+/// the file's own genre tag when it has one.
+pub fn file_json(r: &FileResult, model: &Manifest, top: Top, timeline: bool, tag: Option<&Vec<String>>) -> Value {
+    match &r.outcome {
             Err(e) => json!({ "path": r.path, "ok": false, "status": status(r), "error": e.to_string() }),
             Ok(a) => {
                 let s = &a.summary;
@@ -186,7 +179,6 @@ pub fn json(
                     "top": top_list,
                     "probabilities": s.probabilities.as_ref().map(|p| label_map(model, p)),
                 });
-                let tag = tags.get(&r.path);
                 v["genre_tag"] = json!(tag);
                 v["genre_tag_agrees"] =
                     json!(tag.zip(s.probabilities.as_ref()).and_then(|(t, p)| tag_agreement(model, p, t).1));
@@ -195,8 +187,18 @@ pub fn json(
                 }
                 v
             }
-        })
-        .collect();
+    }
+}
+
+pub fn json(
+    out: &mut impl Write,
+    results: &[FileResult],
+    model: &Manifest,
+    top: Top,
+    timeline: bool,
+    tags: &GenreTagsByPath,
+) -> io::Result<()> {
+    let files: Vec<Value> = results.iter().map(|r| file_json(r, model, top, timeline, tags.get(&r.path))).collect();
     let doc = json!({
         "model": { "name": model.name, "labels": model.labels.names, "genres": model.labels.genres },
         "files": files,

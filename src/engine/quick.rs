@@ -1,0 +1,302 @@
+//! Quick mode for files: classify a few windows spread over the piece and decode only those
+//! regions, so that the cost of a track no longer grows with its length.
+//!
+//! For tagging a library the whole-track verdict is what matters. A piece's genre is
+//! stationary enough that a handful of evenly spread windows gives the same top genre as
+//! every window (the agreement curve per window count is in `docs/scale-out.md`, made by
+//! `scale-out/quick_agreement.py`). Regions are reached by seeking (symphonia's accurate seek:
+//! MP3 frame headers are skimmed, FLAC uses its seek table, WAV is computed); a format that
+//! cannot seek is decoded as a stream instead, analysing only the regions' samples.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::analysis::{
+    AnalysisSettings, Analyzer, FileAnalysis, TrackPool, TrackSummary, WindowPrediction, analyze_file,
+};
+use super::decode::AudioDecoder;
+use super::error::{AnalysisError, DecodeError};
+use super::model::LoadedModel;
+
+/// Windows classified per track when `--quick` is given without `--windows`: the smallest
+/// count whose agreement with full analysis met the targets (top genre equal on ≥ 95 % of
+/// 4-minute tracks, largest whole-track probability difference ≤ 0.05); see
+/// `docs/scale-out.md` for the curve.
+pub const DEFAULT_QUICK_WINDOWS: usize = 8;
+
+/// Audio decoded past a region's patch so that its last STFT frames see real samples
+/// rather than the end-of-stream padding (half an FFT at the model's rate is ~16 ms).
+const REGION_MARGIN_SECONDS: f64 = 0.05;
+
+/// Start times (seconds) of `windows` regions of `patch_seconds` spread evenly over a piece of
+/// `duration_seconds`: region `i` is centred at `(i + 0.5) / windows` of the usable span, so
+/// neither the first nor the last second is favoured.
+pub fn region_starts(duration_seconds: f64, patch_seconds: f64, windows: usize) -> Vec<f64> {
+    let span = (duration_seconds - patch_seconds).max(0.0);
+    (0..windows)
+        .map(|i| span * (i as f64 + 0.5) / windows as f64)
+        .collect()
+}
+
+/// Where the next region's samples come from.
+enum Reader {
+    /// Seek to each region.
+    Seek(AudioDecoder),
+    /// Decode the stream from the start and keep only the regions; `pos` is the frame index
+    /// of `pending[0]`.
+    Stream {
+        decoder: AudioDecoder,
+        pos: u64,
+        pending: Vec<f32>,
+    },
+}
+
+impl Reader {
+    fn decoder(&self) -> &AudioDecoder {
+        match self {
+            Reader::Seek(d) | Reader::Stream { decoder: d, .. } => d,
+        }
+    }
+
+    /// Appends up to `len` mono frames starting at frame `start` to `out`.
+    fn region(
+        &mut self,
+        path: &Path,
+        start: u64,
+        len: usize,
+        out: &mut Vec<f32>,
+    ) -> Result<(), DecodeError> {
+        if let Reader::Seek(decoder) = self {
+            match decoder.seek_frame(start) {
+                Ok(early) => {
+                    let mut got = Vec::with_capacity(len + early as usize);
+                    while got.len() < early as usize + len {
+                        if !decoder.next_chunk(&mut got)? {
+                            break;
+                        }
+                    }
+                    let from = (early as usize).min(got.len());
+                    let to = (from + len).min(got.len());
+                    out.extend_from_slice(&got[from..to]);
+                    return Ok(());
+                }
+                // Not seekable (or the seek failed part-way): decode the stream from the start.
+                Err(_) => {
+                    *self = Reader::Stream {
+                        decoder: AudioDecoder::open(path)?,
+                        pos: 0,
+                        pending: Vec::new(),
+                    }
+                }
+            }
+        }
+        let Reader::Stream {
+            decoder,
+            pos,
+            pending,
+        } = self
+        else {
+            unreachable!("seek case returned above")
+        };
+        let end = start + len as u64;
+        loop {
+            // Keep no samples before the region: memory stays bounded on long files.
+            let before = start.saturating_sub(*pos).min(pending.len() as u64) as usize;
+            if before > 0 {
+                pending.drain(..before);
+                *pos += before as u64;
+            }
+            if *pos + pending.len() as u64 >= end {
+                break;
+            }
+            if !decoder.next_chunk(pending)? {
+                break;
+            }
+        }
+        let from = start.saturating_sub(*pos).min(pending.len() as u64) as usize;
+        let to = (end.saturating_sub(*pos) as usize).min(pending.len());
+        out.extend_from_slice(&pending[from..to]);
+        Ok(())
+    }
+}
+
+/// Analyses `windows` regions of the file (see the module documentation). A piece too short
+/// for quick mode to save anything (`windows` patches cover it) is analysed in full with
+/// `settings`.
+pub fn analyze_file_quick(
+    path: &Path,
+    model: &Arc<LoadedModel>,
+    settings: &AnalysisSettings,
+    windows: usize,
+) -> Result<FileAnalysis, AnalysisError> {
+    let windows = windows.max(1);
+    let full = AnalysisSettings {
+        quick_windows: None,
+        ..settings.clone()
+    };
+    let fe = model.manifest().frontend.clone();
+    let patch_seconds = fe.patch_seconds();
+    let decoder = AudioDecoder::open(path)?;
+    let rate = decoder.sample_rate_hz();
+    let total_frames = match decoder.total_frames() {
+        Some(n) => {
+            drop(decoder);
+            n
+        }
+        None => decoder.count_frames_by_packets()?,
+    };
+    let duration_seconds = total_frames as f64 / rate as f64;
+    if duration_seconds <= windows as f64 * patch_seconds {
+        return analyze_file(path, model, &full);
+    }
+    let decoder = AudioDecoder::open(path)?;
+    let mut reader = if decoder.seeks_accurately() {
+        Reader::Seek(decoder)
+    } else {
+        Reader::Stream {
+            decoder,
+            pos: 0,
+            pending: Vec::new(),
+        }
+    };
+    // One window per region: the hop is the patch, and a region holds one patch.
+    // The whole-piece result pools the regions' windows as the model's manifest says (the
+    // head on the mean embedding for track-level heads), exactly as a full analysis does.
+    let mut pool = TrackPool::new(model);
+    let region_settings = AnalysisSettings {
+        hop_seconds: patch_seconds,
+        quick_windows: None,
+        keep_embeddings: settings.keep_embeddings || pool.needs_embeddings(),
+        ..settings.clone()
+    };
+    let mut analyzer = Analyzer::new(model.clone(), rate, region_settings);
+    let region_frames = ((patch_seconds + REGION_MARGIN_SECONDS) * rate as f64).ceil() as usize;
+    let mut samples = Vec::with_capacity(region_frames);
+    let mut found: Vec<WindowPrediction> = Vec::with_capacity(windows);
+    let mut non_finite = 0;
+    for start_s in region_starts(duration_seconds, patch_seconds, windows) {
+        let start = (start_s * rate as f64).round() as u64;
+        samples.clear();
+        reader.region(path, start, region_frames, &mut samples)?;
+        if samples.is_empty() {
+            // The container promised more audio than the stream holds (truncated file).
+            continue;
+        }
+        analyzer.reset();
+        let mut got = Vec::with_capacity(1);
+        analyzer.push(&samples, &mut got)?;
+        let summary = analyzer.finish(&mut got)?;
+        non_finite += summary.non_finite_samples;
+        let offset = start as f64 / rate as f64;
+        // A region cut short by the end of a damaged stream gives no full window: skipped.
+        if let Some(mut w) = got.into_iter().next().filter(|_| !summary.repeat_padded) {
+            w.start_seconds += offset;
+            w.end_seconds += offset;
+            found.push(w);
+        }
+    }
+    if found.is_empty() {
+        return Err(DecodeError::NoSamples {
+            path: path.to_path_buf(),
+        }
+        .into());
+    }
+    let mut classified = 0;
+    for w in &mut found {
+        if let Some(p) = &w.probabilities {
+            pool.add(p, w.embedding.as_deref());
+            classified += 1;
+        }
+        if !settings.keep_embeddings {
+            w.embedding = None;
+        }
+    }
+    let probabilities = pool.probabilities(model)?;
+    let decoder = reader.decoder();
+    let mut warnings = decoder.warnings().to_vec();
+    if non_finite > 0 {
+        warnings.push(format!(
+            "{non_finite} NaN or infinite samples were replaced by silence"
+        ));
+    }
+    if found.len() < windows {
+        warnings.push(format!(
+            "quick mode: {} of {windows} windows could be read (the stream is shorter than its header says)",
+            found.len()
+        ));
+    }
+    Ok(FileAnalysis {
+        sample_rate_hz: rate,
+        channels: decoder.channels(),
+        summary: TrackSummary {
+            duration_seconds,
+            windows: found.len(),
+            silent_windows: found.len() - classified,
+            probabilities,
+            repeat_padded: false,
+            too_short: false,
+            non_finite_samples: non_finite,
+        },
+        windows: found,
+        warnings,
+        inference_seconds: analyzer.inference_seconds(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_are_spread_evenly_and_stay_inside_the_piece() {
+        let starts = region_starts(240.0, 3.0, 8);
+        assert_eq!(starts.len(), 8);
+        assert!(starts[0] > 0.0 && starts[7] + 3.0 < 240.0);
+        let gaps: Vec<f64> = starts.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(gaps.iter().all(|g| (g - gaps[0]).abs() < 1e-9), "{gaps:?}");
+        assert_eq!(region_starts(2.0, 3.0, 3), vec![0.0; 3]);
+    }
+
+    #[test]
+    fn the_streamed_fallback_reads_the_same_regions_as_seeking() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ramp.wav");
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 8_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&path, spec).unwrap();
+        for i in 0..8_000 * 20 {
+            let v = ((i % 20_000) as i32 - 10_000) as i16;
+            w.write_sample(v).unwrap();
+            w.write_sample(v).unwrap();
+        }
+        w.finalize().unwrap();
+        let mut seek = Reader::Seek(AudioDecoder::open(&path).unwrap());
+        let mut stream = Reader::Stream {
+            decoder: AudioDecoder::open(&path).unwrap(),
+            pos: 0,
+            pending: Vec::new(),
+        };
+        for start in [100u64, 30_000, 30_500, 150_000, 159_000] {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            seek.region(&path, start, 2_000, &mut a).unwrap();
+            stream.region(&path, start, 2_000, &mut b).unwrap();
+            assert_eq!(a, b, "region at frame {start}");
+            let expected = ((start % 20_000) as i32 - 10_000) as f32 / 32_768.0;
+            assert!(
+                (a[0] - expected).abs() < 1e-6,
+                "region at frame {start} starts with {} not {expected}",
+                a[0]
+            );
+        }
+        // The last region runs past the end: both readers stop at the end of the stream.
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        seek.region(&path, 159_000, 2_000, &mut a).unwrap();
+        stream.region(&path, 159_000, 2_000, &mut b).unwrap();
+        assert_eq!(a.len(), 1_000);
+        assert_eq!(a, b);
+    }
+}

@@ -1,0 +1,152 @@
+//! Quick mode: the regions it reads are the audio at the promised times, in every format that
+//! seeks, and its whole-track result is the mean of exactly those windows.
+
+mod common;
+
+use std::sync::Arc;
+
+use genre_meter::engine::decode::{AudioDecoder, decode_to_mono};
+use genre_meter::engine::quick::region_starts;
+use genre_meter::engine::{AnalysisSettings, Analyzer, analyze_file};
+
+/// Pearson correlation of two equally long slices.
+fn correlation(a: &[f32], b: &[f32]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (
+        a.iter().map(|&v| v as f64).sum::<f64>() / n,
+        b.iter().map(|&v| v as f64).sum::<f64>() / n,
+    );
+    let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
+    for (&x, &y) in a.iter().zip(b) {
+        let (x, y) = (x as f64 - ma, y as f64 - mb);
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+    }
+    ab / (aa * bb).sqrt()
+}
+
+#[test]
+fn seeking_lands_on_the_requested_time_in_every_format() {
+    let (reference, rate) = decode_to_mono(&common::fixture("formats/clip_f32.wav")).unwrap();
+    for name in [
+        "clip_f32.wav",
+        "clip_s24.wav",
+        "clip.flac",
+        "clip.mp3",
+        "clip.ogg",
+        "clip.aiff",
+        "clip.m4a",
+    ] {
+        let path = common::fixture(&format!("formats/{name}"));
+        if !AudioDecoder::open(&path).unwrap().seeks_accurately() {
+            // Quick mode decodes these as a stream; only WAV/AIFF/FLAC/MP3 must be said to seek.
+            assert!(
+                name.ends_with(".ogg") || name.ends_with(".m4a"),
+                "{name} should seek"
+            );
+            continue;
+        }
+        // The file's own decode is the reference (lossy codecs shift by their encoder delay,
+        // which a seek must keep, not undo).
+        let (whole, _) = decode_to_mono(&path).unwrap();
+        let mut dec = AudioDecoder::open(&path).unwrap();
+        let at = rate as usize; // 1.0 s
+        let early = dec
+            .seek_seconds(1.0)
+            .unwrap_or_else(|e| panic!("{name}: {e}")) as usize;
+        let mut got = Vec::new();
+        while got.len() < early + rate as usize / 2 && dec.next_chunk(&mut got).unwrap() {}
+        let got = &got[early..early + rate as usize / 2];
+        let want = &whole[at..at + rate as usize / 2];
+        let r = correlation(got, want);
+        let lossy = name.ends_with(".mp3") || name.ends_with(".ogg") || name.ends_with(".m4a");
+        // A lossy stream restarts its decoder at the seek (MP3: the first frame after it may lack
+        // part of its bit reservoir), so the first milliseconds differ a little.
+        let floor = if lossy { 0.95 } else { 0.9999 };
+        assert!(
+            r > floor,
+            "{name}: after seeking to 1.0 s the audio correlates {r:.4} with the decode at 1.0 s"
+        );
+        eprintln!("{name}: correlation after seeking {r:.4}");
+        if !lossy {
+            assert!(
+                common::max_abs_diff(got, &reference[at..at + got.len()]) < 1e-4,
+                "{name}: lossless seek is exact"
+            );
+        }
+    }
+}
+
+#[test]
+fn quick_windows_are_the_regions_analysed_alone_and_the_summary_is_their_mean() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.wav");
+    let rate = 22_050;
+    let mono = common::synth_music(rate, 40.0);
+    common::write_wav_i16(&path, rate, 2, &common::interleave(&mono, 2));
+    let (decoded, _) = decode_to_mono(&path).unwrap();
+    let model = common::default_model();
+    let settings = AnalysisSettings {
+        quick_windows: Some(4),
+        ..AnalysisSettings::default()
+    };
+    let quick = analyze_file(&path, &model, &settings).unwrap();
+    let patch = model.manifest().frontend.patch_seconds();
+    let starts = region_starts(decoded.len() as f64 / rate as f64, patch, 4);
+    assert_eq!(quick.summary.windows, 4);
+    assert_eq!(quick.windows.len(), 4);
+    let labels = model.labels().len();
+    let mut mean = vec![0.0f64; labels];
+    for (w, &s) in quick.windows.iter().zip(&starts) {
+        let start = (s * rate as f64).round() as usize;
+        assert!(
+            (w.start_seconds - start as f64 / rate as f64).abs() < 1e-9,
+            "{} vs {s}",
+            w.start_seconds
+        );
+        // The same region through a fresh analyser: identical numbers.
+        let region = &decoded
+            [start..(start + ((patch + 0.05) * rate as f64).ceil() as usize).min(decoded.len())];
+        let mut alone = Analyzer::new(
+            Arc::clone(&model),
+            rate,
+            AnalysisSettings {
+                hop_seconds: patch,
+                ..settings.clone()
+            },
+        );
+        let mut out = Vec::new();
+        alone.push(region, &mut out).unwrap();
+        alone.finish(&mut out).unwrap();
+        assert_eq!(out[0].probabilities, w.probabilities, "window at {s:.2} s");
+        for (m, v) in mean.iter_mut().zip(w.probabilities.as_ref().unwrap()) {
+            *m += *v as f64 / 4.0;
+        }
+    }
+    let summary = quick.summary.probabilities.unwrap();
+    assert!(
+        summary
+            .iter()
+            .zip(&mean)
+            .all(|(a, b)| (*a as f64 - b).abs() < 1e-6)
+    );
+    assert!((quick.summary.duration_seconds - 40.0).abs() < 0.01);
+}
+
+#[test]
+fn a_piece_the_windows_would_cover_is_analysed_in_full() {
+    let path = common::fixture("synth_16k.wav");
+    let model = common::default_model();
+    let full = analyze_file(&path, &model, &AnalysisSettings::default()).unwrap();
+    let quick = analyze_file(
+        &path,
+        &model,
+        &AnalysisSettings {
+            quick_windows: Some(100),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(quick.summary, full.summary);
+}
