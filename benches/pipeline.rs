@@ -2,7 +2,7 @@
 //! Python peers): prints the engine's speed and memory figures next to musicnn's Python
 //! pipeline measured in the same run on the same files.
 //!
-//! Sections: `frontend`, `inference`, `files`, `memory`, `workers`, `quick` (default: all).
+//! Sections: `frontend`, `resample`, `inference`, `files`, `memory`, `workers`, `quick` (default: all).
 //! `workers`: peak RSS and speed per worker and for a whole 2-job run, for each ONNX Runtime
 //! session setup (arena, memory pattern, one shared session); `quick`: `analyze --quick` on
 //! long tracks (`GENRE_METER_BENCH_LONG`, default /tmp/gm-long/mp3, made by
@@ -18,6 +18,8 @@ use std::time::Instant;
 
 use genre_meter::engine::batch::{analyze_files, collect_audio_files};
 use genre_meter::engine::logmel::LogMel;
+use genre_meter::engine::manifest::ResamplerKind;
+use genre_meter::engine::resample::StreamResampler;
 use genre_meter::engine::{AnalysisSettings, LoadedModel, analyze_file, model};
 
 fn main() {
@@ -35,6 +37,9 @@ fn main() {
     }
     if wants("frontend") {
         frontend(python.as_deref());
+    }
+    if wants("resample") {
+        resample();
     }
     if wants("inference") {
         inference();
@@ -259,6 +264,53 @@ fn frontend(python: Option<&Path>) {
             v["p90_ms"].as_f64().unwrap_or(f64::NAN),
             peer / median
         );
+    }
+}
+
+/// The resampler alone on 30 s of audio, against the whole analysis of the same 30 s (decode,
+/// resample, log-mel, musicnn at its own non-overlapping patches, and at the default 1 s hop).
+fn resample() {
+    let entry = model::resolve("msd-musicnn").unwrap();
+    let fe = entry.manifest.frontend.clone();
+    let model = Arc::new(entry.load().unwrap());
+    let dir = std::env::temp_dir().join("genre-meter-bench-resample");
+    std::fs::create_dir_all(&dir).unwrap();
+    for rate in [22_050u32, 44_100, 48_000] {
+        let x = synth_clip(30.0, rate);
+        let wav = dir.join(format!("synth30_{rate}.wav"));
+        if !wav.exists() {
+            write_wav(&wav, rate, &x);
+        }
+        let mut out = Vec::with_capacity(16_000 * 31);
+        let mut line = format!("resample: 30 s at {rate} Hz -> 16 kHz, 1 thread:");
+        for kind in [ResamplerKind::KaiserBest, ResamplerKind::Fft] {
+            let ms = timed(10, || {
+                out.clear();
+                // 4096-sample pushes, as the decoder hands them over.
+                let mut r = StreamResampler::new(kind, rate, fe.sample_rate_hz);
+                for c in x.chunks(4096) {
+                    r.push(c, &mut out);
+                }
+                r.finish(&mut out);
+                std::hint::black_box(&out);
+            });
+            line += &format!(" {kind:?} median {:.1} ms ({:.2} % of real time);", percentile(&ms, 0.5), percentile(&ms, 0.5) / 300.0);
+            if kind == ResamplerKind::KaiserBest {
+                let kaiser = percentile(&ms, 0.5);
+                for (what, hop) in [("patch hop", fe.patch_seconds()), ("1 s hop", 1.0)] {
+                    let settings = AnalysisSettings { hop_seconds: hop, ..Default::default() };
+                    let whole = timed(3, || {
+                        std::hint::black_box(analyze_file(&wav, &model, &settings).unwrap());
+                    });
+                    line += &format!(
+                        " whole analysis ({what}) median {:.0} ms -> resampler {:.1} %;",
+                        percentile(&whole, 0.5),
+                        100.0 * kaiser / percentile(&whole, 0.5)
+                    );
+                }
+            }
+        }
+        println!("{}", line.trim_end_matches(';'));
     }
 }
 
