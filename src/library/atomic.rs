@@ -35,6 +35,17 @@ pub fn replace_with_edited_copy_hooked(
     let meta = check_writable(path)?;
     let tmp = temporary_path(path);
     let io = |source| LibraryError::Io { path: tmp.clone(), source };
+    // Removes the temporary copy on every way out but success, a panic of the tag library
+    // (caught further up, per file) included.
+    struct LeftOver<'a>(&'a Path, bool);
+    impl Drop for LeftOver<'_> {
+        fn drop(&mut self) {
+            if self.1 {
+                let _ = std::fs::remove_file(self.0);
+            }
+        }
+    }
+    let mut left_over = LeftOver(&tmp, true);
     let result = (|| {
         std::fs::copy(path, &tmp).map_err(|source| match source.kind() {
             std::io::ErrorKind::PermissionDenied => LibraryError::ReadOnly {
@@ -58,9 +69,8 @@ pub fn replace_with_edited_copy_hooked(
         }
         Ok(())
     })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
+    left_over.1 = result.is_err();
+    drop(left_over);
     result
 }
 

@@ -21,4 +21,7 @@ pub enum LibraryError {
         "'{path}' is {what}: genre tags are written to MP3, WAV, AIFF (ID3v2), FLAC, Ogg Vorbis, Opus (Vorbis comments) and M4A (MP4 atoms)"
     )]
     Unsupported { path: PathBuf, what: String },
+    /// The tag library panicked on this file (a damaged file); the batch goes on.
+    #[error(transparent)]
+    Isolated(#[from] crate::engine::FileFailure),
 }

@@ -156,8 +156,13 @@ fn mp4_read(tag: Option<&Ilst>) -> GenreTags {
     }
 }
 
-/// The genre fields of `path` (a format without a tag yet gives empty genres).
+/// The genre fields of `path` (a format without a tag yet gives empty genres). A panic of the
+/// tag library on a damaged file is that file's error (per-file isolation, as for decoding).
 pub fn read_genre_tags(path: &Path) -> Result<GenreTags, LibraryError> {
+    crate::engine::isolation::isolate(path, || read_genre_tags_unisolated(path))
+}
+
+fn read_genre_tags_unisolated(path: &Path) -> Result<GenreTags, LibraryError> {
     let kind = kind_of(path)?;
     let mut file = File::open(path).map_err(|source| LibraryError::Io { path: path.to_path_buf(), source })?;
     let e = tag_err(path);
@@ -214,6 +219,14 @@ pub fn write_genre_tags(path: &Path, update: &GenreUpdate) -> Result<(), Library
 /// [`write_genre_tags`] with a hook called after the tagged copy is flushed and before it
 /// replaces the original (tests fail the write there).
 pub fn write_genre_tags_hooked(
+    path: &Path,
+    update: &GenreUpdate,
+    before_rename: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> Result<(), LibraryError> {
+    crate::engine::isolation::isolate(path, || write_genre_tags_unisolated(path, update, before_rename))
+}
+
+fn write_genre_tags_unisolated(
     path: &Path,
     update: &GenreUpdate,
     before_rename: impl FnOnce(&Path) -> std::io::Result<()>,

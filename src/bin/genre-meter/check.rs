@@ -262,7 +262,12 @@ fn levels_for(path: &Path, hash: Option<&str>, cache: Option<&AnalysisCache>) ->
     {
         return Some(p);
     }
-    let profile = level_profile(path).ok()?;
+    // Per file and isolated, as the analysis: a decoder panic on a damaged file is that
+    // entry's problem only.
+    let profile = genre_meter::engine::isolation::isolate(path, || {
+        level_profile(path).map_err(genre_meter::engine::AnalysisError::from)
+    })
+    .ok()?;
     if let (Some(cache), Some(hash)) = (cache, hash) {
         let _ = cache.put_side("levels", hash, &profile);
     }
