@@ -5,8 +5,16 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// Runs the CLI with an empty user folder of its own, so that no result is cached in (or read
+/// from) the real one.
 fn genre_meter(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_genre-meter")).args(args).output().expect("run genre-meter")
+    let home = tempfile::tempdir().expect("temporary user folder");
+    Command::new(env!("CARGO_BIN_EXE_genre-meter"))
+        .args(args)
+        .env("GENRE_METER_HOME", home.path())
+        .env("GENRE_METER_ORT_LIB", genre_meter::engine::runtime::locate_library().expect("ONNX Runtime installed"))
+        .output()
+        .expect("run genre-meter")
 }
 
 fn stdout(o: &Output) -> String {
@@ -117,7 +125,7 @@ fn missing_or_wrong_onnx_runtime_says_how_to_fix_it() {
     let song = dir.path().join("song.wav");
     common::write_wav_f32(&song, 16_000, 1, &common::synth_music(16_000, 4.0));
     let o = Command::new(env!("CARGO_BIN_EXE_genre-meter"))
-        .args(["analyze", song.to_str().unwrap()])
+        .args(["analyze", "--no-cache", song.to_str().unwrap()])
         .env("GENRE_METER_ORT_LIB", dir.path().join("nothing-here.so"))
         .output()
         .unwrap();
@@ -129,7 +137,7 @@ fn missing_or_wrong_onnx_runtime_says_how_to_fix_it() {
     let fake = dir.path().join("libonnxruntime.so.1.31.1");
     std::fs::write(&fake, b"not a library").unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_genre-meter"))
-        .args(["analyze", song.to_str().unwrap()])
+        .args(["analyze", "--no-cache", song.to_str().unwrap()])
         .env("GENRE_METER_ORT_LIB", &fake)
         .output()
         .unwrap();

@@ -58,8 +58,12 @@ fn within<T: Send + 'static>(limit: Duration, what: &str, f: impl FnOnce() -> T 
 
 /// Runs the CLI with a deadline; a hang fails the test.
 fn cli(args: &[&str], env: &[(&str, &str)]) -> Output {
+    // An empty user folder of its own: nothing cached in (or read from) the real one.
+    let home = tempfile::tempdir().expect("temporary user folder");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_genre-meter"));
     cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.env("GENRE_METER_HOME", home.path());
+    cmd.env("GENRE_METER_ORT_LIB", genre_meter::engine::runtime::locate_library().expect("ONNX Runtime installed"));
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use genre_meter::engine::decode::{AudioDecoder, decode_to_mono};
 use genre_meter::engine::quick::region_starts;
-use genre_meter::engine::{AnalysisSettings, Analyzer, analyze_file};
+use genre_meter::engine::{AnalysisSettings, Analyzer, TrackPool, analyze_file};
 
 /// Pearson correlation of two equally long slices.
 fn correlation(a: &[f32], b: &[f32]) -> f64 {
@@ -79,7 +79,7 @@ fn seeking_lands_on_the_requested_time_in_every_format() {
 }
 
 #[test]
-fn quick_windows_are_the_regions_analysed_alone_and_the_summary_is_their_mean() {
+fn quick_windows_are_the_regions_analysed_alone_and_the_summary_pools_them_as_the_manifest_says() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("long.wav");
     let rate = 22_050;
@@ -97,7 +97,9 @@ fn quick_windows_are_the_regions_analysed_alone_and_the_summary_is_their_mean() 
     assert_eq!(quick.summary.windows, 4);
     assert_eq!(quick.windows.len(), 4);
     let labels = model.labels().len();
-    let mut mean = vec![0.0f64; labels];
+    // The whole-piece result pools the regions' windows as the model's manifest says (the
+    // default head: the head on the mean embedding), as a full analysis would.
+    let mut pool = TrackPool::new(&model);
     for (w, &s) in quick.windows.iter().zip(&starts) {
         let start = (s * rate as f64).round() as usize;
         assert!(
@@ -113,6 +115,7 @@ fn quick_windows_are_the_regions_analysed_alone_and_the_summary_is_their_mean() 
             rate,
             AnalysisSettings {
                 hop_seconds: patch,
+                keep_embeddings: true,
                 ..settings.clone()
             },
         );
@@ -120,16 +123,14 @@ fn quick_windows_are_the_regions_analysed_alone_and_the_summary_is_their_mean() 
         alone.push(region, &mut out).unwrap();
         alone.finish(&mut out).unwrap();
         assert_eq!(out[0].probabilities, w.probabilities, "window at {s:.2} s");
-        for (m, v) in mean.iter_mut().zip(w.probabilities.as_ref().unwrap()) {
-            *m += *v as f64 / 4.0;
-        }
+        pool.add(out[0].probabilities.as_ref().unwrap(), out[0].embedding.as_deref());
     }
     let summary = quick.summary.probabilities.unwrap();
+    let expected = pool.probabilities(&model).unwrap().unwrap();
+    assert_eq!(expected.len(), labels);
     assert!(
-        summary
-            .iter()
-            .zip(&mean)
-            .all(|(a, b)| (*a as f64 - b).abs() < 1e-6)
+        summary.iter().zip(&expected).all(|(a, b)| (a - b).abs() < 1e-6),
+        "{summary:?} vs {expected:?}"
     );
     assert!((quick.summary.duration_seconds - 40.0).abs() < 0.01);
 }

@@ -52,7 +52,8 @@ impl Setup {
     /// runtime variables.
     fn analyze(&self, env: Option<&Path>) -> Output {
         let mut cmd = Command::new(&self.exe);
-        cmd.args(["analyze", "--format", "json", "--model"])
+        // --no-cache: every run must load the library (a cached result needs no runtime).
+        cmd.args(["analyze", "--no-cache", "--format", "json", "--model"])
             .arg(common::fixture("tiny"))
             .arg(&self.song)
             .env("GENRE_METER_HOME", &self.home)
