@@ -18,24 +18,6 @@ use genre_meter_plugin::meter::{MeterSnapshot, MeterStatus, StatusText};
 use genre_meter_plugin::params::{GenreMeterParams, Verdict};
 use genre_meter_plugin::worker::{Carry, TIMELINE_MAX_WINDOWS, Worker};
 
-/// A fresh user folder for this test process (nextest: one process per test); the runtime
-/// library stays the installed one unless `ort_lib` names another.
-fn fresh_home(tag: &str, ort_lib: Option<&Path>) -> PathBuf {
-    let lib = match ort_lib {
-        Some(lib) => lib.to_path_buf(),
-        None => genre_meter::engine::runtime::locate_library().expect("ONNX Runtime installed (cargo xtask fetch-ort)"),
-    };
-    let home = std::env::temp_dir().join(format!("genre-meter-actions-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&home);
-    std::fs::create_dir_all(&home).unwrap();
-    // SAFETY: nextest runs every test in its own process, and no other thread runs yet.
-    unsafe {
-        std::env::set_var("GENRE_METER_ORT_LIB", lib);
-        std::env::set_var("GENRE_METER_HOME", &home);
-    }
-    home
-}
-
 /// The plugin's worker with the pieces the plugin gives it, and the host's end of the queue.
 struct Rig {
     params: Arc<GenreMeterParams>,
@@ -206,7 +188,7 @@ fn export(rig: &mut Rig, home: &Path, model_name: &str) -> (String, serde_json::
 /// the engine's numbers for each window, the verdict in the JSON.
 #[test]
 fn export_timeline_writes_csv_and_json_with_every_window() {
-    let home = fresh_home("export", None);
+    let home = fresh_home("actions-export", None);
     let rate_hz = 48_000;
     // 3.5 s of silence, then music: silent and classified windows.
     let mut mono = vec![0.0f32; (3.5 * rate_hz as f64) as usize];
@@ -253,7 +235,7 @@ fn export_timeline_writes_csv_and_json_with_every_window() {
 /// new piece (the engine's numbers for it alone, times from zero).
 #[test]
 fn reset_forgets_verdict_history_and_timeline() {
-    let home = fresh_home("reset", None);
+    let home = fresh_home("actions-reset", None);
     let rate_hz = 48_000;
     let mut rig = Rig::start("gtzan10", rate_hz);
     let first = mono_music(rate_hz, 6.5);
@@ -299,7 +281,7 @@ fn reset_forgets_verdict_history_and_timeline() {
 /// most five, comma-separated; every label with *All labels* on.
 #[test]
 fn copy_tags_gives_the_strongest_whole_piece_genres() {
-    let home = fresh_home("tags", None);
+    let home = fresh_home("actions-tags", None);
     let rate_hz = 44_100;
     // msd-musicnn: 30 genre tags among 50, so the genre filter shows.
     let mut rig = Rig::start("msd-musicnn", rate_hz);
@@ -334,7 +316,7 @@ fn copy_tags_gives_the_strongest_whole_piece_genres() {
 /// the audio after the switch; nothing of the old model mixed in).
 #[test]
 fn switching_the_model_while_playing_starts_the_new_model_on_what_follows() {
-    let home = fresh_home("switch", None);
+    let home = fresh_home("actions-switch", None);
     let rate_hz = 48_000;
     let mut rig = Rig::start("gtzan10", rate_hz);
     rig.play(&mono_music(rate_hz, 6.5), 3.5);
@@ -365,7 +347,7 @@ fn switching_the_model_while_playing_starts_the_new_model_on_what_follows() {
 /// has 4 ms windows, so 16 000 windows are 64 s of audio.
 #[test]
 fn the_timeline_keeps_the_last_14_400_windows() {
-    let home = fresh_home("cap", None);
+    let home = fresh_home("actions-cap", None);
     let dest = home.join("models/tiny");
     std::fs::create_dir_all(&dest).unwrap();
     let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny");
@@ -417,7 +399,7 @@ fn plays_without_a_meter(mut rig: Rig) {
 
 #[test]
 fn editor_says_how_to_fix_an_unknown_model() {
-    let home = fresh_home("unknown-model", None);
+    let home = fresh_home("actions-unknown-model", None);
     let (rig, error) = editor_error("no-such-model");
     assert!(error.contains("Model 'no-such-model' is not available, the meter is off (audio passes through)"), "{error}");
     assert!(error.contains("Available: ") && error.contains("gtzan10") && error.contains("msd-musicnn"), "{error}");
@@ -428,7 +410,7 @@ fn editor_says_how_to_fix_an_unknown_model() {
 
 #[test]
 fn editor_says_how_to_fix_a_head_whose_backbone_is_missing() {
-    let home = fresh_home("no-backbone", None);
+    let home = fresh_home("actions-no-backbone", None);
     let dest = home.join("models/my-yamnet-head");
     std::fs::create_dir_all(&dest).unwrap();
     let manifest = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/gtzan10/manifest.toml"))
@@ -447,7 +429,7 @@ fn editor_says_how_to_fix_a_head_whose_backbone_is_missing() {
 #[test]
 fn editor_says_how_to_fix_a_missing_onnx_runtime() {
     let missing = std::env::temp_dir().join("genre-meter-no-such-dir/libonnxruntime.so.1.31.1");
-    let home = fresh_home("no-ort", Some(&missing));
+    let home = fresh_home("actions-no-ort", Some(&missing));
     let (rig, error) = editor_error("gtzan10");
     assert!(error.contains("Model 'gtzan10' is not available, the meter is off (audio passes through)"), "{error}");
     assert!(error.contains("the ONNX Runtime library libonnxruntime.so.1.31.1 was not found"), "{error}");
@@ -465,7 +447,7 @@ fn editor_says_how_to_fix_a_library_that_is_not_onnx_runtime_1_31() {
         .map(PathBuf::from)
         .find(|p| p.is_file())
         .expect("glibc's libm");
-    let home = fresh_home("wrong-ort", Some(&wrong));
+    let home = fresh_home("actions-wrong-ort", Some(&wrong));
     let (rig, error) = editor_error("gtzan10");
     assert!(error.contains(&format!("the ONNX Runtime library at '{}' could not be used", wrong.display())), "{error}");
     assert!(error.contains("Fix: install version 1.31.1"), "the fix: {error}");

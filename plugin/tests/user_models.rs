@@ -11,20 +11,6 @@ use common::*;
 use genre_meter::engine::{AnalysisSettings, model, yamnet};
 use serde_json::json;
 
-/// A fresh user folder for this test process; the runtime library stays the installed one.
-fn fresh_home(tag: &str) -> PathBuf {
-    let lib = genre_meter::engine::runtime::locate_library().expect("ONNX Runtime installed (cargo xtask fetch-ort)");
-    let home = std::env::temp_dir().join(format!("genre-meter-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&home);
-    std::fs::create_dir_all(&home).unwrap();
-    // SAFETY: nextest runs every test in its own process, and nothing else runs yet.
-    unsafe {
-        std::env::set_var("GENRE_METER_ORT_LIB", lib);
-        std::env::set_var("GENRE_METER_HOME", &home);
-    }
-    home
-}
-
 fn choose_model(instance: &mut clack_host::prelude::PluginInstance<TestHost>, name: &str) {
     let mut state = state_json(instance);
     state["fields"]["model"] = json!(serde_json::to_string(name).unwrap());
@@ -77,7 +63,7 @@ fn train_own_head(home: &Path, backbone: &str, name: &str) {
 
 #[test]
 fn a_head_trained_on_own_genre_folders_runs_in_the_plugin() {
-    let home = fresh_home("own-head");
+    let home = fresh_home("own-head", None);
     train_own_head(&home, "msd-musicnn", "my-genres");
 
     let entry = load_entry();
@@ -117,7 +103,7 @@ fn yamnet_and_a_head_on_it_run_in_the_plugin_once_installed_and_match_the_engine
     let Some(source) = shared_yamnet() else {
         skip_test!(ci_provides: true, "../shared/models/yamnet is absent; YAMNet cannot be committed, so this test needs it");
     };
-    let home = fresh_home("yamnet");
+    let home = fresh_home("yamnet", None);
     let entry = load_entry();
     let (left, right) = music_clip(48_000, 6.0);
 

@@ -351,3 +351,21 @@ pub fn rss_bytes() -> u64 {
     let pages: u64 = statm.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("statm resident");
     pages * 4096
 }
+
+/// A fresh user folder for this test process (nextest runs one process per test), named after
+/// `tag`; the ONNX Runtime library stays the installed one unless `ort_lib` names another.
+pub fn fresh_home(tag: &str, ort_lib: Option<&std::path::Path>) -> PathBuf {
+    let lib = match ort_lib {
+        Some(lib) => lib.to_path_buf(),
+        None => genre_meter::engine::runtime::locate_library().expect("ONNX Runtime installed (cargo xtask fetch-ort)"),
+    };
+    let home = std::env::temp_dir().join(format!("genre-meter-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).unwrap();
+    // SAFETY: nextest runs every test in its own process, and no other thread runs yet.
+    unsafe {
+        std::env::set_var("GENRE_METER_ORT_LIB", lib);
+        std::env::set_var("GENRE_METER_HOME", &home);
+    }
+    home
+}
