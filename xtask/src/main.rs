@@ -14,7 +14,7 @@ fn main() -> ExitCode {
         Some("analyze") => analyze(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("bench") => bench(&args[1..]),
-        Some("validators") => validators(&workspace_root()),
+        Some("validators") => validators(&workspace_root(), Build::Fresh),
         _ => return match nice_plug_xtask::main().map_err(|e| e.to_string()).and_then(|()| copy_standalone(&args)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -142,7 +142,7 @@ fn test(args: &[String]) -> Result<(), String> {
         // nextest does not run doc tests.
         result = run(Command::new(env!("CARGO")).current_dir(&root).args(["test", "--workspace", "--doc"]));
     }
-    let validated = if result.is_ok() { validators(&root) } else { Ok(()) };
+    let validated = if result.is_ok() { validators(&root, Build::FromTests) } else { Ok(()) };
     // One plain closing line for whoever reads the end of the log (CI): the test runner's
     // counts, with the tests that skipped themselves (they pass as far as the runner knows).
     let failed = failed + usize::from(validated.is_err());
@@ -198,12 +198,24 @@ fn run_counting(cmd: &mut Command) -> (usize, usize, Result<(), String>) {
     (passed, failed, result)
 }
 
+/// Where the validators' bundles come from.
+#[derive(Clone, Copy, PartialEq)]
+enum Build {
+    /// `cargo xtask validators` alone: build the plugin first (`cargo xtask bundle`).
+    Fresh,
+    /// After the test run: bundle the plugin library and standalone app the tests' own build
+    /// just produced. A separate `cargo build -p genre-meter-plugin` would resolve the
+    /// dependencies' features without the workspace's dev-dependencies and rebuild ~40
+    /// crates (166 s of CI) to validate a differently-built binary.
+    FromTests,
+}
+
 /// The plugin validators hosts and users trust (clap-validator, Steinberg's VST3 validator,
 /// pluginval at strictness 10 with its editor tests under Xvfb), from
 /// `../shared/tools/validators`, on bundles of the same (dev) build the tests used. Skipped
 /// with a message where that folder is absent, except under `CI=true` (CI has it). Any
 /// failure or crash fails the run and shows the validator's own lines.
-fn validators(root: &Path) -> Result<(), String> {
+fn validators(root: &Path, build: Build) -> Result<(), String> {
     // `../shared` next to the repository, or `$GENRE_METER_SHARED`, as the tests find it.
     let shared = std::env::var_os("GENRE_METER_SHARED").map(PathBuf::from).unwrap_or_else(|| root.join("../shared"));
     let dir = shared.join("tools/validators");
@@ -218,8 +230,14 @@ fn validators(root: &Path) -> Result<(), String> {
     }
     let started = std::time::Instant::now();
     // The dev profile, as the tests: no second (release) build of the whole plugin.
-    nice_plug_xtask::main_with_args("cargo xtask", ["bundle".to_string(), "genre-meter-plugin".to_string()])
-        .map_err(|e| format!("bundling the plugin for the validators: {e}"))?;
+    let built = ["libgenre_meter_plugin.so", "genre-meter-plugin"].map(|f| root.join("target/debug").join(f));
+    if build == Build::FromTests && built.iter().all(|f| f.is_file()) {
+        std::env::set_current_dir(root).map_err(|e| format!("entering {}: {e}", root.display()))?;
+        nice_plug_xtask::bundle(&root.join("target"), "genre-meter-plugin", &[], false)
+    } else {
+        nice_plug_xtask::main_with_args("cargo xtask", ["bundle".to_string(), "genre-meter-plugin".to_string()])
+    }
+    .map_err(|e| format!("bundling the plugin for the validators: {e}"))?;
     copy_standalone(&["bundle".to_string(), "genre-meter-plugin".to_string()])?;
     eprintln!("validators: bundled (dev profile) in {:.0} s", started.elapsed().as_secs_f64());
     let bundled = root.join("target/bundled");
