@@ -11,16 +11,6 @@ use std::process::Output;
 use genre_meter::engine::{AnalysisSettings, model};
 use genre_meter::playlist::{EntryTarget, parse_m3u, parse_pls, parse_xspf};
 
-fn drone(rate_hz: u32, seconds: f64, variant: usize) -> Vec<f32> {
-    let f = 55.0 * (1.0 + 0.1 * variant as f64);
-    (0..(rate_hz as f64 * seconds) as usize)
-        .map(|i| {
-            let t = i as f64 / rate_hz as f64;
-            (0.3 * (std::f64::consts::TAU * f * t).sin() + 0.2 * (std::f64::consts::TAU * 1.5 * f * t).sin()) as f32
-        })
-        .collect()
-}
-
 /// A fresh user folder with the two-genre head `two-genres` trained into it.
 fn home_with_head() -> tempfile::TempDir {
     let home = tempfile::tempdir().unwrap();
@@ -34,7 +24,7 @@ fn home_with_head() -> tempfile::TempDir {
     for genre in ["drone", "chords"] {
         std::fs::create_dir_all(data.join(genre)).unwrap();
         for v in 0..4 {
-            let clip = if genre == "drone" { drone(22_050, 5.0, v) } else { common::synth_music(22_050, 5.0 + v as f64 * 0.5) };
+            let clip = if genre == "drone" { common::drone(22_050, 5.0, v) } else { common::synth_music(22_050, 5.0 + v as f64 * 0.5) };
             common::write_wav_f32(&data.join(genre).join(format!("{genre}{v}.wav")), 22_050, 1, &clip);
         }
     }
@@ -61,12 +51,12 @@ fn music(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(&m).unwrap();
     let rate = 22_050;
     common::write_wav_f32(&m.join("chords.wav"), rate, 1, &common::synth_music(rate, 12.0));
-    common::write_wav_f32(&m.join("drone.wav"), rate, 1, &drone(rate, 12.0, 1));
+    common::write_wav_f32(&m.join("drone.wav"), rate, 1, &common::drone(rate, 12.0, 1));
     let mut gap = common::synth_music(rate, 10.0);
     gap.extend(std::iter::repeat_n(0.0, rate as usize * 10));
     gap.extend(common::synth_music(rate, 10.0));
     common::write_wav_f32(&m.join("gap.wav"), rate, 1, &gap);
-    let mut change = drone(rate, 15.0, 2);
+    let mut change = common::drone(rate, 15.0, 2);
     change.extend(common::synth_music(rate, 15.0));
     common::write_wav_f32(&m.join("change.wav"), rate, 1, &change);
     std::fs::write(m.join("notes.txt"), "not audio at all").unwrap();

@@ -12,33 +12,6 @@ use std::sync::Arc;
 
 use genre_meter::engine::{AnalysisSettings, Analyzer, ModelEntry, WindowPrediction};
 
-/// glibc's `struct mallinfo2`.
-#[repr(C)]
-#[derive(Default)]
-struct MallInfo2 {
-    arena: usize,
-    ordblks: usize,
-    smblks: usize,
-    hblks: usize,
-    hblkhd: usize,
-    usmblks: usize,
-    fsmblks: usize,
-    uordblks: usize,
-    fordblks: usize,
-    keepcost: usize,
-}
-
-unsafe extern "C" {
-    fn mallinfo2() -> MallInfo2;
-}
-
-/// Bytes malloc'ed and not freed by anyone in the process (engine, ONNX Runtime, test).
-fn heap_in_use() -> i64 {
-    // SAFETY: mallinfo2 only reads the allocator's counters.
-    let info = unsafe { mallinfo2() };
-    (info.uordblks + info.hblkhd) as i64
-}
-
 /// The tiny model at musicnn's frame rate: 16 kHz, a frame every 256 samples (16 ms; a
 /// 64-point FFT keeps the debug build quick), 4 frames a window (64 ms). Written next to the
 /// fixture's ONNX in a temporary folder.
@@ -89,9 +62,9 @@ fn streaming_memory_does_not_grow_with_the_length_of_the_audio() {
         }
     };
     play_minutes(1, &mut analyzer);
-    let after_1_min = heap_in_use();
+    let after_1_min = common::heap_in_use();
     play_minutes(9, &mut analyzer);
-    let after_10_min = heap_in_use();
+    let after_10_min = common::heap_in_use();
     let summary = analyzer.finish(&mut windows).unwrap();
     let growth = after_10_min - after_1_min;
     eprintln!(

@@ -9,37 +9,10 @@ use common::*;
 /// Allowed growth of the memory in use over all cycles.
 const GROWTH_LIMIT_BYTES: u64 = 1 << 20;
 
-/// glibc's `struct mallinfo2`.
-#[repr(C)]
-#[derive(Default)]
-struct MallInfo2 {
-    arena: usize,
-    ordblks: usize,
-    smblks: usize,
-    hblks: usize,
-    hblkhd: usize,
-    usmblks: usize,
-    fsmblks: usize,
-    uordblks: usize,
-    fordblks: usize,
-    keepcost: usize,
-}
-
 unsafe extern "C" {
     /// glibc: gives the pages of freed memory back to the OS.
     fn malloc_trim(pad: usize) -> i32;
     fn mallopt(param: i32, value: i32) -> i32;
-    /// glibc: allocator statistics summed over all arenas.
-    fn mallinfo2() -> MallInfo2;
-}
-
-/// Bytes allocated and not freed, by everyone in the process (the plugin, ONNX Runtime,
-/// the test) who allocates through malloc: heap chunks in use plus mmapped blocks. Unlike
-/// resident memory it does not move with the allocator's fragmentation.
-fn heap_in_use() -> u64 {
-    // SAFETY: mallinfo2 only reads the allocator's counters.
-    let info = unsafe { mallinfo2() };
-    (info.uordblks + info.hblkhd) as u64
 }
 
 /// glibc's `M_ARENA_MAX`.
@@ -88,7 +61,7 @@ fn activation_and_instance_cycles_leak_no_threads_or_memory() {
     }
     let threads_before = thread_count();
     let rss_before = rss_in_use();
-    let heap_before = heap_in_use();
+    let heap_before = common::heap_in_use();
 
     // 1000 activate/deactivate cycles of one instance, changing the sample rate as hosts do.
     let mut instance = new_instance(&entry);
@@ -106,7 +79,7 @@ fn activation_and_instance_cycles_leak_no_threads_or_memory() {
     drop(instance);
     assert_eq!(thread_count(), threads_before, "threads after 1000 activation cycles");
     let rss_after_activations = rss_in_use();
-    let heap_after_activations = heap_in_use();
+    let heap_after_activations = common::heap_in_use();
 
     // 100 create/destroy cycles, each instance activated and playing.
     for cycle in 0..100 {
@@ -116,11 +89,11 @@ fn activation_and_instance_cycles_leak_no_threads_or_memory() {
         }
     }
     assert_eq!(thread_count(), threads_before, "threads after 100 instance cycles");
-    let heap_growth = heap_in_use() as i64 - heap_before as i64;
+    let heap_growth = common::heap_in_use() - heap_before;
     let rss_growth = rss_in_use() as i64 - rss_before as i64;
     eprintln!(
         "threads {threads_before} before and after; memory in use (malloc) grew {} bytes over the activation cycles, {heap_growth} bytes over all; resident memory {} and {rss_growth} bytes",
-        heap_after_activations as i64 - heap_before as i64,
+        heap_after_activations - heap_before,
         rss_after_activations as i64 - rss_before as i64,
     );
     assert!(heap_growth < GROWTH_LIMIT_BYTES as i64, "memory in use grew by {heap_growth} bytes");

@@ -39,16 +39,6 @@ fn missing_tool() -> Option<&'static str> {
     })
 }
 
-fn drone(rate_hz: u32, seconds: f64, variant: usize) -> Vec<f32> {
-    let f = 55.0 * (1.0 + 0.1 * variant as f64);
-    (0..(rate_hz as f64 * seconds) as usize)
-        .map(|i| {
-            let t = i as f64 / rate_hz as f64;
-            (0.3 * (std::f64::consts::TAU * f * t).sin() + 0.2 * (std::f64::consts::TAU * 1.5 * f * t).sin()) as f32
-        })
-        .collect()
-}
-
 fn write_wav(path: &Path, rate_hz: u32, channels: &[&[f32]]) {
     let spec = hound::WavSpec {
         channels: channels.len() as u16,
@@ -70,7 +60,7 @@ fn train_head(home: &Path) {
     for genre in ["drone", "beat"] {
         std::fs::create_dir_all(data.join(genre)).unwrap();
         for v in 0..4 {
-            let clip = if genre == "drone" { drone(22_050, 5.0, v) } else { music_clip(22_050, 5.0 + v as f64 * 0.5).0 };
+            let clip = if genre == "drone" { common::drone(22_050, 5.0, v) } else { music_clip(22_050, 5.0 + v as f64 * 0.5).0 };
             write_wav(&data.join(genre).join(format!("{genre}{v}.wav")), 22_050, &[&clip]);
         }
     }
@@ -140,7 +130,7 @@ fn the_standalone_app_on_a_live_jack_input_follows_a_change_of_genre() {
     let client = input_port.trim_end_matches(":input_1").to_string();
 
     // The two genres in turn, stereo, played into the app's inputs in real time.
-    let mut mono = drone(RATE_HZ, PART_SECONDS, 1);
+    let mut mono = common::drone(RATE_HZ, PART_SECONDS, 1);
     let (left, right) = music_clip(RATE_HZ, PART_SECONDS);
     mono.extend(downmix(&left, &right));
     let wav = home.join("set.wav");

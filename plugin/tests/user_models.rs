@@ -17,16 +17,6 @@ fn choose_model(instance: &mut clack_host::prelude::PluginInstance<TestHost>, na
     load_state_json(instance, &state);
 }
 
-fn drone(rate_hz: u32, seconds: f64, variant: usize) -> Vec<f32> {
-    let f = 55.0 * (1.0 + 0.1 * variant as f64);
-    (0..(rate_hz as f64 * seconds) as usize)
-        .map(|i| {
-            let t = i as f64 / rate_hz as f64;
-            (0.3 * (std::f64::consts::TAU * f * t).sin() + 0.2 * (std::f64::consts::TAU * 1.5 * f * t).sin()) as f32
-        })
-        .collect()
-}
-
 fn write_wav(path: &Path, rate_hz: u32, mono: &[f32]) {
     let spec = hound::WavSpec { channels: 1, sample_rate: rate_hz, bits_per_sample: 32, sample_format: hound::SampleFormat::Float };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
@@ -41,7 +31,7 @@ fn train_own_head(home: &Path, backbone: &str, name: &str) {
     for (genre, make) in [("drone", 0usize), ("chords", 1)] {
         std::fs::create_dir_all(data.join(genre)).unwrap();
         for v in 0..4 {
-            let clip = if make == 0 { drone(22_050, 5.0, v) } else { music_clip(22_050, 5.0 + v as f64 * 0.5).0 };
+            let clip = if make == 0 { common::drone(22_050, 5.0, v) } else { music_clip(22_050, 5.0 + v as f64 * 0.5).0 };
             write_wav(&data.join(genre).join(format!("{genre}{v}.wav")), 22_050, &clip);
         }
     }
@@ -70,7 +60,7 @@ fn a_head_trained_on_own_genre_folders_runs_in_the_plugin() {
     let mut instance = new_instance(&entry);
     choose_model(&mut instance, "my-genres");
     // One of the drones it learnt from, now at the host's 44.1 kHz in stereo.
-    let clip = drone(44_100, 6.0, 2);
+    let clip = common::drone(44_100, 6.0, 2);
     let out_audio = play(&mut instance, 44_100.0, 512, &[clip.clone(), clip.clone()]);
     assert_bit_exact(&[clip.clone(), clip.clone()], &out_audio, "own model");
     let verdict = verdict(&mut instance);

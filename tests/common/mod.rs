@@ -10,6 +10,10 @@ use genre_meter::engine::{LoadedModel, model};
 /// Skips that show (`skip_test!`); read its documentation before adding a skip.
 pub mod skip;
 
+/// Helpers the plugin's tests share (`shared_dir`, `require_shared!`, `drone`, `heap_in_use`).
+pub mod support;
+pub use support::{drone, heap_in_use, shared_dir};
+
 /// A deterministic, music-like signal defined in continuous time, so that it is the same
 /// audio at every sample rate: a chord progression with harmonics, a bass line, a kick and
 /// a band-limited "hi-hat" made of many sines. Everything stays below 7 kHz.
@@ -104,28 +108,6 @@ pub fn read_f32(path: &Path) -> Vec<f32> {
     bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
-/// `../shared` next to the repository (or `$GENRE_METER_SHARED`), when present.
-pub fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("GENRE_METER_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_dir().join("../shared"));
-    dir.join("NOTES.md").is_file().then_some(dir)
-}
-
-/// `../shared`, or skips the calling test (`skip_test!`: recorded, and a failure under
-/// `CI=true`, since CI provides `../shared`).
-#[macro_export]
-macro_rules! require_shared {
-    () => {
-        match common::shared_dir() {
-            Some(d) => d,
-            None => $crate::skip_test!(
-                ci_provides: true,
-                "../shared (GTZAN, YAMNet) is not next to the repository; this test needs it"
-            ),
-        }
-    };
-}
 
 /// Max absolute difference of two equally long slices.
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {

@@ -15,28 +15,12 @@ pub const PLUGIN_ID: &str = "invalid.example.genre-meter";
 #[path = "../../../tests/common/skip.rs"]
 pub mod skip;
 
-/// `../shared` next to the repository (or `$GENRE_METER_SHARED`), when present.
-pub fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("GENRE_METER_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
-    dir.join("NOTES.md").is_file().then_some(dir)
-}
+/// Helpers shared with the engine's tests (`shared_dir`, `require_shared!`, `drone`,
+/// `heap_in_use`), by path as well.
+#[path = "../../../tests/common/support.rs"]
+pub mod support;
+pub use support::{drone, heap_in_use, shared_dir};
 
-/// `../shared`, or skips the calling test (`skip_test!`: recorded, and a failure under
-/// `CI=true`, since CI provides `../shared`).
-#[macro_export]
-macro_rules! require_shared {
-    () => {
-        match common::shared_dir() {
-            Some(d) => d,
-            None => $crate::skip_test!(
-                ci_provides: true,
-                "../shared (GTZAN, YAMNet) is not next to the repository; this test needs it"
-            ),
-        }
-    };
-}
 
 pub struct TestHost;
 pub struct TestShared;
