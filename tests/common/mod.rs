@@ -12,6 +12,7 @@ pub mod skip;
 
 /// Helpers the plugin's tests share (`shared_dir`, `require_shared!`, `drone`, `heap_in_use`).
 pub mod support;
+#[allow(unused_imports)] // each test binary uses its own subset
 pub use support::{drone, heap_in_use, shared_dir};
 
 /// A deterministic, music-like signal defined in continuous time, so that it is the same

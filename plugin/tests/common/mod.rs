@@ -19,6 +19,7 @@ pub mod skip;
 /// `heap_in_use`), by path as well.
 #[path = "../../../tests/common/support.rs"]
 pub mod support;
+#[allow(unused_imports)] // each test binary uses its own subset
 pub use support::{drone, heap_in_use, shared_dir};
 
 
