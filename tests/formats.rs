@@ -77,3 +77,14 @@ fn vorbis_above_full_scale_decodes_unclipped() {
     let expected_rms = 1.4 / 2f32.sqrt();
     assert!((rms / expected_rms - 1.0).abs() < 0.05, "rms {rms}, the sine's {expected_rms}");
 }
+
+#[test]
+fn alac_in_caf_as_ffmpeg_writes_it_decodes_losslessly() {
+    // tests/fixtures/alac/make_alac.sh: formats/tiny's clip as ALAC in CAF (symphonia 0.5
+    // refused ffmpeg's ALAC-in-CAF; 0.6 decodes it).
+    let (reference, rate) = decode_to_mono(&common::fixture("formats/tiny/clip_f32.wav")).unwrap();
+    let (x, got_rate) = decode_to_mono(&common::fixture("alac/clip_alac.caf")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(got_rate, rate);
+    assert_eq!(x.len(), reference.len(), "the clip's frames, without the last packet's padding");
+    assert!(common::max_abs_diff(&x, &reference) < 1e-4);
+}
