@@ -3,8 +3,9 @@
 //! Samples are not clipped, here or in the decoders: Ogg Vorbis peaks above full scale come
 //! out above ±1, as libsndfile (musicnn's `librosa.load`) gives them. symphonia 0.5's Vorbis
 //! decoder clamped every sample to ±1 after its overlap-add (`symphonia-codec-vorbis` 0.5.5,
-//! `dsp.rs`), which moved musicnn's tags on GTZAN's pop.00059 by 5.5e-4; 0.6 does not
-//! (tests/formats.rs checks a Vorbis file whose samples exceed ±1).
+//! `dsp.rs`), which left 5.5e-4 between our whole-track tags and musicnn's on GTZAN's
+//! pop.00059; 0.6 does not (8.2e-6; `models/msd-musicnn/README.md`), and tests/formats.rs
+//! checks a Vorbis file whose samples exceed ±1.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
