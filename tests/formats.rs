@@ -59,3 +59,32 @@ fn gtzan_ogg_clips_decode_when_shared_data_is_present() {
     assert_eq!(rate, 22_050);
     assert!((x.len() as f64 / rate as f64 - 30.0).abs() < 0.5);
 }
+
+#[test]
+fn vorbis_above_full_scale_decodes_unclipped() {
+    // A 441 Hz sine at 1.4 x full scale, Ogg Vorbis (tests/fixtures/hot/make_hot.sh). libsndfile
+    // (musicnn's librosa.load) returns its peaks above ±1; a decoder that clamps (symphonia 0.5)
+    // returns them at exactly ±1 and about 10 % less RMS.
+    let (x, rate) = decode_to_mono(&common::fixture("hot/hot.ogg")).unwrap();
+    assert_eq!(rate, 22_050);
+    assert!((x.len() as f64 / rate as f64 - 0.5).abs() < 0.02, "{} frames", x.len());
+    let peak = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let above = x.iter().filter(|v| v.abs() > 1.0).count();
+    let rms = (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt();
+    assert!(peak > 1.3 && peak < 1.6, "peak {peak}: clipped or mangled");
+    // |1.4 sin| exceeds 1 for about half of each period.
+    assert!(above as f64 > 0.4 * x.len() as f64, "{above} of {} samples above full scale", x.len());
+    let expected_rms = 1.4 / 2f32.sqrt();
+    assert!((rms / expected_rms - 1.0).abs() < 0.05, "rms {rms}, the sine's {expected_rms}");
+}
+
+#[test]
+fn alac_in_caf_as_ffmpeg_writes_it_decodes_losslessly() {
+    // tests/fixtures/alac/make_alac.sh: formats/tiny's clip as ALAC in CAF (symphonia 0.5
+    // refused ffmpeg's ALAC-in-CAF; 0.6 decodes it).
+    let (reference, rate) = decode_to_mono(&common::fixture("formats/tiny/clip_f32.wav")).unwrap();
+    let (x, got_rate) = decode_to_mono(&common::fixture("alac/clip_alac.caf")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(got_rate, rate);
+    assert_eq!(x.len(), reference.len(), "the clip's frames, without the last packet's padding");
+    assert!(common::max_abs_diff(&x, &reference) < 1e-4);
+}

@@ -61,8 +61,10 @@ def model_folder(tmp, resampler):
 
 
 def genre_meter(binary, manifest, clips):
+    # --no-cache: a result cached by an earlier build (another decoder, say) would be measured
+    # instead of this binary's.
     out = subprocess.run([binary, "analyze", "--model", manifest, "--hop", "patch", "--format", "json",
-                          "--timeline", "--jobs", "1", *clips], check=True, capture_output=True, text=True)
+                          "--timeline", "--jobs", "1", "--no-cache", *clips], check=True, capture_output=True, text=True)
     doc = json.loads(out.stdout)
     labels = doc["model"]["labels"]
     result = {}

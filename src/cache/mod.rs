@@ -19,7 +19,8 @@ use crate::engine::{AnalysisSettings, FileAnalysis, ModelEntry, ModelError, runt
 
 /// Version of the stored record; bump when [`FileAnalysis`] or the engine's numbers change
 /// meaning without a manifest change (engine changes within a release are not detected).
-const RECORD_VERSION: u32 = 1;
+/// 2: symphonia 0.6 decodes Ogg Vorbis peaks above full scale unclamped.
+const RECORD_VERSION: u32 = 2;
 
 /// Files analysed by the model (inference ran) in this process, through this module.
 static INFERENCES: AtomicU64 = AtomicU64::new(0);

@@ -1,23 +1,24 @@
 //! Streaming audio decoding (symphonia) to mono `f32` at the file's own sample rate.
 //!
-//! Samples are not clipped here. One decoder does clip: symphonia 0.5's Vorbis decoder
-//! clamps every output sample to ±1 inside its synthesis (`symphonia-codec-vorbis` 0.5.5,
-//! `dsp.rs`, after the overlap-add), with no option to turn it off (`DecoderOptions` has only
-//! `verify`). libsndfile (musicnn's `librosa.load`) does not, so Ogg Vorbis peaks above full
-//! scale differ; on GTZAN clips that moves musicnn's tags by ~1e-4. symphonia 0.6 no longer
-//! clamps; moving to it is an API migration of this file.
+//! Samples are not clipped, here or in the decoders: Ogg Vorbis peaks above full scale come
+//! out above ±1, as libsndfile (musicnn's `librosa.load`) gives them. symphonia 0.5's Vorbis
+//! decoder clamped every sample to ±1 after its overlap-add (`symphonia-codec-vorbis` 0.5.5,
+//! `dsp.rs`), which left 5.5e-4 between our whole-track tags and musicnn's on GTZAN's
+//! pop.00059; 0.6 does not (8.2e-6; `models/msd-musicnn/README.md`), and tests/formats.rs
+//! checks a Vorbis file whose samples exceed ±1.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use symphonia::core::audio::SampleBuffer;
-use symphonia::core::codecs::{CODEC_TYPE_NULL, Decoder, DecoderOptions};
+use symphonia::core::codecs::CodecParameters;
+use symphonia::core::codecs::audio::{AudioCodecId, AudioCodecParameters, AudioDecoder as CodecDecoder};
+use symphonia::core::codecs::audio::{AudioDecoderOptions, CODEC_ID_NULL_AUDIO};
 use symphonia::core::errors::Error as SymError;
-use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo};
+use symphonia::core::formats::probe::Hint;
+use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo, Track};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
-use symphonia::core::probe::Hint;
-use symphonia::core::units::{Time, TimeBase};
+use symphonia::core::units::{Duration as Ticks, Time, TimeBase, Timestamp};
 
 use super::error::DecodeError;
 use super::isolation::{abandoned, note_progress};
@@ -30,11 +31,12 @@ pub const MAX_SAMPLE_RATE_HZ: u32 = 384_000;
 pub struct AudioDecoder {
     path: PathBuf,
     format: Box<dyn FormatReader>,
-    decoder: Box<dyn Decoder>,
+    decoder: Box<dyn CodecDecoder>,
     track_id: u32,
     sample_rate_hz: u32,
     channels: usize,
-    interleaved: Option<SampleBuffer<f32>>,
+    /// The last packet's samples, interleaved (reused from packet to packet).
+    interleaved: Vec<f32>,
     frames_decoded: u64,
     /// Problems met after audio was already decoded (kept as warnings; decoding stops).
     warnings: Vec<String>,
@@ -65,23 +67,23 @@ impl AudioDecoder {
         if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
             hint.with_extension(ext);
         }
-        let probed = symphonia::default::get_probe()
-            .format(&hint, mss, &FormatOptions { enable_gapless: true, ..Default::default() }, &MetadataOptions::default())
+        let format = symphonia::default::get_probe()
+            .probe(&hint, mss, FormatOptions::default(), MetadataOptions::default())
             .map_err(|e| DecodeError::UnsupportedFormat { path: path.to_path_buf(), reason: e.to_string() })?;
-        let format = probed.format;
-        let track = format
+        let (track_id, params) = format
             .tracks()
             .iter()
-            .find(|t| t.codec_params.codec != CODEC_TYPE_NULL && t.codec_params.sample_rate.is_some())
+            .find_map(|t| audio_params(t).filter(|p| p.codec != CODEC_ID_NULL_AUDIO && p.sample_rate.is_some()).map(|p| (t.id, p)))
             .ok_or_else(|| DecodeError::NoAudioTrack { path: path.to_path_buf(), reason: "no audio track".into() })?;
-        let sample_rate_hz = track.codec_params.sample_rate.unwrap_or(0);
+        let sample_rate_hz = params.sample_rate.unwrap_or(0);
         if !(MIN_SAMPLE_RATE_HZ..=MAX_SAMPLE_RATE_HZ).contains(&sample_rate_hz) {
             return Err(DecodeError::UnsupportedSampleRate { path: path.to_path_buf(), sample_rate_hz });
         }
-        let channels = track.codec_params.channels.map_or(1, |c| c.count()).max(1);
-        let track_id = track.id;
+        let channels = params.channels.as_ref().map_or(1, |c| c.count()).max(1);
+        // Gapless (the default): the decoder drops encoder delay and padding, as 0.5's
+        // `enable_gapless` format option did.
         let decoder = symphonia::default::get_codecs()
-            .make(&track.codec_params, &DecoderOptions::default())
+            .make_audio_decoder(params, &AudioDecoderOptions::default().gapless(true))
             .map_err(|e| DecodeError::NoAudioTrack { path: path.to_path_buf(), reason: e.to_string() })?;
         Ok(Self {
             path: path.to_path_buf(),
@@ -90,7 +92,7 @@ impl AudioDecoder {
             track_id,
             sample_rate_hz,
             channels,
-            interleaved: None,
+            interleaved: Vec::new(),
             frames_decoded: 0,
             warnings: Vec::new(),
             done: false,
@@ -122,17 +124,15 @@ impl AudioDecoder {
     /// STREAMINFO, an MP3's Xing/Info header, WAV's data size, ...); `None` when only decoding
     /// the whole stream would tell.
     pub fn total_frames(&self) -> Option<u64> {
-        let track = self.format.tracks().iter().find(|t| t.id == self.track_id)?;
-        let params = &track.codec_params;
-        let frames = params.n_frames?;
-        // Containers counting in another time base (MKV, MP4) are converted to frames.
-        Some(match params.time_base {
-            Some(tb) if tb != TimeBase::new(1, self.sample_rate_hz) => {
-                let t = tb.calc_time(frames);
-                ((t.seconds as f64 + t.frac) * self.sample_rate_hz as f64).round() as u64
-            }
-            _ => frames,
-        })
+        // Counted in frames (playable ones: without encoder delay and padding) where the reader
+        // says so; else the track's duration in its own time base; else the whole file's (MKV
+        // states only the segment's), converted.
+        let track = self.track()?;
+        let media = self.format.media_info();
+        track
+            .num_frames
+            .or_else(|| track.duration.map(|d| self.ticks_to_frames(d.get(), track.time_base)))
+            .or_else(|| media.duration.map(|d| self.ticks_to_frames(d.get(), media.time_base)))
     }
 
     /// Counts the stream's frames by reading packet headers only (no decoding): for
@@ -142,37 +142,47 @@ impl AudioDecoder {
         let mut ts_total = 0u64;
         loop {
             match self.format.next_packet() {
-                Ok(p) if p.track_id() == self.track_id => ts_total += p.dur(),
-                Ok(_) => {}
+                // `dur` counts the packet's playable frames (delay and padding excluded).
+                Ok(Some(p)) if p.track_id == self.track_id => ts_total = ts_total.saturating_add(p.dur.get()),
+                Ok(Some(_)) => {}
+                Ok(None) => break,
                 Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
                 Err(SymError::ResetRequired) => break,
                 Err(e) => return Err(DecodeError::Corrupt { path: self.path.clone(), reason: e.to_string() }),
             }
         }
-        let tb = self.format.tracks().iter().find(|t| t.id == self.track_id).and_then(|t| t.codec_params.time_base);
-        Ok(match tb {
-            Some(tb) => {
-                let t = tb.calc_time(ts_total);
-                ((t.seconds as f64 + t.frac) * self.sample_rate_hz as f64).round() as u64
-            }
-            None => ts_total,
-        })
+        Ok(self.ticks_to_frames(ts_total, self.track().and_then(|t| t.time_base)))
+    }
+
+    fn track(&self) -> Option<&Track> {
+        self.format.tracks().iter().find(|t| t.id == self.track_id)
+    }
+
+    /// `ticks` of `time_base` in frames: containers counting in another time base than
+    /// 1/sample rate (MKV in ns, MP4 in its media time scale) are converted.
+    fn ticks_to_frames(&self, ticks: u64, time_base: Option<TimeBase>) -> u64 {
+        let frames_tb = TimeBase::try_from_recip(self.sample_rate_hz);
+        match time_base {
+            Some(tb) if Some(tb) != frames_tb => tb
+                .calc_duration(Ticks::new(ticks))
+                .map_or(u64::MAX, |t| (t.as_secs_f64() * self.sample_rate_hz as f64).round() as u64),
+            _ => ticks,
+        }
     }
 
     /// Whether [`AudioDecoder::seek_frame`] is known to land on the requested frame: PCM
     /// (WAV, AIFF, CAF), FLAC and MP3 (tests/quick.rs checks them). Ogg Vorbis and AAC seeks
-    /// land elsewhere in symphonia 0.5, so quick mode decodes those as a stream.
+    /// are not checked to land there, so quick mode decodes those as a stream.
     pub fn seeks_accurately(&self) -> bool {
-        use symphonia::core::codecs::*;
-        const EXACT: &[CodecType] = &[
-            CODEC_TYPE_FLAC, CODEC_TYPE_MP3, CODEC_TYPE_PCM_S32LE, CODEC_TYPE_PCM_S32BE, CODEC_TYPE_PCM_S24LE,
-            CODEC_TYPE_PCM_S24BE, CODEC_TYPE_PCM_S16LE, CODEC_TYPE_PCM_S16BE, CODEC_TYPE_PCM_S8, CODEC_TYPE_PCM_U8,
-            CODEC_TYPE_PCM_U16LE, CODEC_TYPE_PCM_U16BE, CODEC_TYPE_PCM_U24LE, CODEC_TYPE_PCM_U24BE,
-            CODEC_TYPE_PCM_U32LE, CODEC_TYPE_PCM_U32BE, CODEC_TYPE_PCM_F32LE, CODEC_TYPE_PCM_F32BE,
-            CODEC_TYPE_PCM_F64LE, CODEC_TYPE_PCM_F64BE, CODEC_TYPE_PCM_ALAW, CODEC_TYPE_PCM_MULAW,
+        use symphonia::core::codecs::audio::well_known::*;
+        const EXACT: &[AudioCodecId] = &[
+            CODEC_ID_FLAC, CODEC_ID_MP3, CODEC_ID_PCM_S32LE, CODEC_ID_PCM_S32BE, CODEC_ID_PCM_S24LE,
+            CODEC_ID_PCM_S24BE, CODEC_ID_PCM_S16LE, CODEC_ID_PCM_S16BE, CODEC_ID_PCM_S8, CODEC_ID_PCM_U8,
+            CODEC_ID_PCM_U16LE, CODEC_ID_PCM_U16BE, CODEC_ID_PCM_U24LE, CODEC_ID_PCM_U24BE,
+            CODEC_ID_PCM_U32LE, CODEC_ID_PCM_U32BE, CODEC_ID_PCM_F32LE, CODEC_ID_PCM_F32BE,
+            CODEC_ID_PCM_F64LE, CODEC_ID_PCM_F64BE, CODEC_ID_PCM_ALAW, CODEC_ID_PCM_MULAW,
         ];
-        let codec = self.format.tracks().iter().find(|t| t.id == self.track_id).map(|t| t.codec_params.codec);
-        codec.is_some_and(|c| EXACT.contains(&c))
+        self.track().and_then(audio_params).is_some_and(|p| EXACT.contains(&p.codec))
     }
 
     /// Moves to `seconds` from the start (accurate seek: MP3 frame headers are skimmed, not
@@ -187,32 +197,28 @@ impl AudioDecoder {
     /// frames, as WAV, FLAC and MP3 do).
     pub fn seek_frame(&mut self, frame: u64) -> Result<u64, DecodeError> {
         let seconds = frame as f64 / self.sample_rate_hz as f64;
-        let frames_tb = TimeBase::new(1, self.sample_rate_hz);
-        let track_tb = self.format.tracks().iter().find(|t| t.id == self.track_id).and_then(|t| t.codec_params.time_base);
-        let to = if track_tb.is_none_or(|tb| tb == frames_tb) {
-            SeekTo::TimeStamp { ts: frame, track_id: self.track_id }
+        let unseekable = |reason: String| DecodeError::Unseekable { path: self.path.clone(), seconds, reason };
+        let frames_tb = TimeBase::try_from_recip(self.sample_rate_hz);
+        let track_tb = self.track().and_then(|t| t.time_base);
+        let to = if track_tb.is_none() || track_tb == frames_tb {
+            let ts = i64::try_from(frame).map_err(|_| unseekable(format!("frame {frame} is out of range")))?;
+            SeekTo::Timestamp { ts: Timestamp::new(ts), track_id: self.track_id }
         } else {
             // Half a frame later, so that rounding down in the container's time base lands on it.
             let s = (frame as f64 + 0.5) / self.sample_rate_hz as f64;
-            SeekTo::Time { time: Time::new(s.trunc() as u64, s.fract()), track_id: Some(self.track_id) }
+            let time = Time::try_from_secs_f64(s).ok_or_else(|| unseekable(format!("{s} s is out of range")))?;
+            SeekTo::Time { time, track_id: Some(self.track_id) }
         };
         let seeked = self
             .format
             .seek(SeekMode::Accurate, to)
-            .map_err(|e| DecodeError::Unseekable { path: self.path.clone(), seconds, reason: e.to_string() })?;
+            .map_err(|e| unseekable(e.to_string()))?;
         // The codec state belongs to the old position (MP3's bit reservoir, overlap-add).
         self.decoder.reset();
         self.done = false;
-        let tb = self.format.tracks().iter().find(|t| t.id == self.track_id).and_then(|t| t.codec_params.time_base);
-        let early_ts = seeked.required_ts.saturating_sub(seeked.actual_ts);
-        let early_frames = match tb {
-            Some(tb) => {
-                let t = tb.calc_time(early_ts);
-                ((t.seconds as f64 + t.frac) * self.sample_rate_hz as f64).round() as u64
-            }
-            None => early_ts,
-        };
-        Ok(early_frames)
+        // An accurate seek lands at or before the request; never after (0 if a reader did).
+        let early_ts = seeked.required_ts.saturating_delta(seeked.actual_ts).get().max(0) as u64;
+        Ok(self.ticks_to_frames(early_ts, track_tb))
     }
 
     /// Decodes the next packet, appending mono samples to `out`. Returns `Ok(false)` at the
@@ -227,7 +233,11 @@ impl AudioDecoder {
                 return Err(DecodeError::Corrupt { path: self.path.clone(), reason: "given up by the watchdog".into() });
             }
             let packet = match self.format.next_packet() {
-                Ok(p) => p,
+                Ok(Some(p)) => p,
+                Ok(None) => {
+                    self.done = true;
+                    break;
+                }
                 Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
                     self.done = true;
                     break;
@@ -238,7 +248,7 @@ impl AudioDecoder {
                 }
                 Err(e) => return self.fail_or_stop(e.to_string()).map(|_| false),
             };
-            if packet.track_id() != self.track_id {
+            if packet.track_id != self.track_id {
                 continue;
             }
             let decoded = match self.decoder.decode(&packet) {
@@ -254,22 +264,16 @@ impl AudioDecoder {
                 }
                 Err(e) => return self.fail_or_stop(e.to_string()).map(|_| false),
             };
-            let spec = *decoded.spec();
             let frames = decoded.frames();
             if frames == 0 {
                 continue;
             }
-            let channels = spec.channels.count().max(1);
+            let channels = decoded.spec().channels().count().max(1);
             // Some containers (AAC in MP4) only say the channel count in the stream itself.
             self.channels = channels;
-            let buf = self
-                .interleaved
-                .get_or_insert_with(|| SampleBuffer::new(decoded.capacity() as u64, spec));
-            if buf.capacity() < decoded.capacity() * channels {
-                *buf = SampleBuffer::new(decoded.capacity() as u64, spec);
-            }
-            buf.copy_interleaved_ref(decoded);
-            let samples = buf.samples();
+            // Float samples are copied as they are (no clipping); integer ones scaled to ±1.
+            decoded.copy_to_vec_interleaved(&mut self.interleaved);
+            let samples = &self.interleaved;
             if channels == 1 {
                 out.extend_from_slice(&samples[..frames]);
             } else {
@@ -334,4 +338,9 @@ pub fn special_file_kind(meta: &std::fs::Metadata) -> &'static str {
         }
     }
     if meta.is_dir() { "folder" } else { "special file" }
+}
+
+/// The audio codec parameters of `track` (`None` for video, subtitles or an unknown codec).
+fn audio_params(track: &Track) -> Option<&AudioCodecParameters> {
+    track.codec_params.as_ref().and_then(CodecParameters::audio)
 }
