@@ -254,6 +254,14 @@ impl KaiserBestResampler {
         self.rate_out
     }
 
+    /// The same resampler computing integer-ratio outputs one at a time, as it did before
+    /// the blocked path: the same samples, slower. For `cargo bench --bench pipeline --
+    /// resample`, which times both in one run.
+    pub fn one_output_per_pass(mut self) -> Self {
+        self.blocked = false;
+        self
+    }
+
     /// Whether the weights are precomputed per position (else computed per output sample).
     pub fn is_polyphase(&self) -> bool {
         self.bank.is_some()
@@ -521,8 +529,7 @@ mod tests {
             let mut blocked = KaiserBestResampler::new(rin, rout);
             assert_eq!(blocked.phases, 1);
             assert!(blocked.blocked);
-            let mut single = KaiserBestResampler::new(rin, rout);
-            single.blocked = false;
+            let mut single = KaiserBestResampler::new(rin, rout).one_output_per_pass();
             let (mut a, mut b) = (Vec::new(), Vec::new());
             blocked.push(&x, &mut a);
             blocked.finish(&mut a);
