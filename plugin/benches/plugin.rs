@@ -32,7 +32,7 @@ const HOPS_SIXTEEN_INSTANCES: usize = 10;
 
 /// Sections, chosen by name on the command line (default: all but `paced`): `audio`,
 /// `engine`, `clap`, `realtime`, and `paced` (the worker without real time, for profiling:
-/// `valgrind --tool=callgrind --separate-threads=yes target/release/deps/plugin-* paced`).
+/// `valgrind --tool=callgrind --separate-threads=yes target/release/deps/plugin-* paced 20`).
 fn main() {
     let chosen: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let wants = |name: &str| if chosen.is_empty() { name != "paced" } else { chosen.iter().any(|c| c == name) };
@@ -51,7 +51,9 @@ fn main() {
         real_time_instances(16, HOPS_SIXTEEN_INSTANCES);
     }
     if wants("paced") {
-        paced_worker(PACED_SECONDS);
+        // `paced 20`: fewer seconds, for a run under valgrind.
+        let seconds = chosen.iter().find_map(|a| a.parse::<f64>().ok()).unwrap_or(PACED_SECONDS);
+        paced_worker(seconds);
     }
 }
 
