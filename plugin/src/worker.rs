@@ -396,9 +396,17 @@ impl Run {
         self.windows.clear();
         let result = analyzer.finish(&mut self.windows);
         analyzer.reset();
+        let gave_windows = !self.windows.is_empty();
         self.take_windows();
         self.stream_offset_seconds += self.stream_frames as f64 / self.sample_rate_hz as f64;
         self.stream_frames = 0;
+        // The whole stream is analysed now, also the audio after its last whole window
+        // (which, as in the CLI, gives no window of its own): `take_windows` counted it, and
+        // the saved verdict must say so even when the end gave no window to store it with.
+        if !gave_windows {
+            self.store_verdict();
+            self.publish();
+        }
         if let Err(e) = result {
             self.fail(e.to_string());
         }

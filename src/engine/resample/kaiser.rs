@@ -20,6 +20,11 @@
 //! resampy does) and each output is one f32 dot product over a contiguous slice of input.
 //! Ratios with too many positions (an odd rate such as 44 101 Hz) compute the weights per
 //! output sample instead. Either way the output does not depend on how the input is chunked.
+//!
+//! An integer ratio (48 kHz → 16 kHz is 3:1) has one position: every output uses the same
+//! weights on input shifted by the ratio, so [`dot_block`] computes `BLOCK_OUTPUTS` outputs per
+//! pass over the weights (each weight loaded once, independent accumulators), lane for lane
+//! the same arithmetic as [`dot`], hence the same bits.
 
 use std::sync::OnceLock;
 
@@ -43,6 +48,9 @@ pub const KAISER_BEST: KaiserSincSpec =
 /// Most precomputed weights kept per resampler (f32): 4 MiB. 44.1 kHz → 16 kHz needs
 /// 160 positions × 276 weights.
 const MAX_BANK_WEIGHTS: usize = 1 << 20;
+
+/// Outputs computed per pass over the weights when the ratio has one position.
+const BLOCK_OUTPUTS: usize = 4;
 
 /// Input consumed before the history buffer is compacted.
 const COMPACT_FRAMES: usize = 8192;
@@ -184,6 +192,8 @@ pub struct KaiserBestResampler {
     phases: u64,
     input_step: u64,
     bank: Option<PhaseBank>,
+    /// Integer ratio: outputs in blocks of `BLOCK_OUTPUTS` (off only in a test).
+    blocked: bool,
     max_left: usize,
     max_right: usize,
     /// Input history; `history[0]` is absolute input sample `history_start` (negative
@@ -223,6 +233,7 @@ impl KaiserBestResampler {
             time_increment: 1.0 / ratio,
             phases,
             input_step,
+            blocked: phases == 1,
             bank,
             max_left,
             max_right,
@@ -241,6 +252,14 @@ impl KaiserBestResampler {
 
     pub fn rate_out(&self) -> u32 {
         self.rate_out
+    }
+
+    /// The same resampler computing integer-ratio outputs one at a time, as it did before
+    /// the blocked path: the same samples, slower. For `cargo bench --bench pipeline --
+    /// resample`, which times both in one run.
+    pub fn one_output_per_pass(mut self) -> Self {
+        self.blocked = false;
+        self
     }
 
     /// Whether the weights are precomputed per position (else computed per output sample).
@@ -275,6 +294,9 @@ impl KaiserBestResampler {
 
     fn emit_until(&mut self, end: u64, out: &mut Vec<f32>) {
         while self.next_out < end {
+            if self.blocked && end - self.next_out >= BLOCK_OUTPUTS as u64 && self.emit_block(out) {
+                continue;
+            }
             let t = self.next_out;
             let scaled = t as u128 * self.input_step as u128;
             let n_exact = (scaled / self.phases as u128) as u64;
@@ -294,6 +316,25 @@ impl KaiserBestResampler {
             out.push(y);
             self.next_out += 1;
         }
+    }
+
+    /// With one position (an integer ratio): the next `BLOCK_OUTPUTS` outputs in one pass,
+    /// when resampy's f64 time puts each of them on its exact input instant (else `false`,
+    /// and the caller takes them one by one).
+    fn emit_block(&mut self, out: &mut Vec<f32>) -> bool {
+        let Some(bank) = &self.bank else { return false };
+        let t = self.next_out;
+        let step = self.input_step;
+        if !(0..BLOCK_OUTPUTS as u64).all(|k| ((t + k) as f64 * self.time_increment) as u64 == (t + k) * step) {
+            return false;
+        }
+        let first = ((t * step) as i64 - bank.left[0] as i64 + 1 - self.history_start) as usize;
+        let w = &bank.weights[bank.start[0]..bank.start[0] + bank.len[0]];
+        let stride = step as usize;
+        let x = &self.history[first..first + (BLOCK_OUTPUTS - 1) * stride + w.len()];
+        out.extend_from_slice(&dot_block(w, x, stride));
+        self.next_out += BLOCK_OUTPUTS as u64;
+        true
     }
 
     /// One output sample with weights computed on the spot (f64 accumulation).
@@ -363,6 +404,46 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7])) + tail
 }
 
+/// `BLOCK_OUTPUTS` dot products of `w` with `x[k * stride..][..w.len()]`, each bit for bit
+/// what [`dot`] returns (same lanes, same order of sums). Uses AVX where the CPU has it: the
+/// lanes do the same operations, only more at once.
+fn dot_block(w: &[f32], x: &[f32], stride: usize) -> [f32; BLOCK_OUTPUTS] {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx") {
+        // SAFETY: the CPU supports AVX (checked just above).
+        return unsafe { dot_block_avx(w, x, stride) };
+    }
+    dot_block_portable(w, x, stride)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn dot_block_avx(w: &[f32], x: &[f32], stride: usize) -> [f32; BLOCK_OUTPUTS] {
+    dot_block_portable(w, x, stride)
+}
+
+#[inline(always)]
+fn dot_block_portable(w: &[f32], x: &[f32], stride: usize) -> [f32; BLOCK_OUTPUTS] {
+    let n = w.len();
+    let xs: [&[f32]; BLOCK_OUTPUTS] = std::array::from_fn(|k| &x[k * stride..k * stride + n]);
+    let full = n / 8 * 8;
+    let mut lanes = [[0.0f32; 8]; BLOCK_OUTPUTS];
+    for c in (0..full).step_by(8) {
+        let wc: &[f32; 8] = w[c..c + 8].try_into().expect("8 weights");
+        for (acc, xk) in lanes.iter_mut().zip(&xs) {
+            let xc: &[f32; 8] = xk[c..c + 8].try_into().expect("8 samples");
+            for i in 0..8 {
+                acc[i] += wc[i] * xc[i];
+            }
+        }
+    }
+    std::array::from_fn(|k| {
+        let tail: f32 = w[full..].iter().zip(&xs[k][full..]).map(|(a, b)| a * b).sum();
+        let l = &lanes[k];
+        ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7])) + tail
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,7 +482,7 @@ mod tests {
     #[test]
     fn output_does_not_depend_on_chunk_sizes() {
         let x = noise(12_000);
-        for (rin, rout) in [(44_100, 16_000), (22_050, 16_000), (48_000, 16_000), (8_000, 16_000), (44_101, 16_000)] {
+        for (rin, rout) in [(44_100, 16_000), (22_050, 16_000), (48_000, 16_000), (96_000, 16_000), (8_000, 16_000), (44_101, 16_000)] {
             let whole = resample_all(rin, rout, &x, x.len());
             for chunk in [1, 7, 4099] {
                 assert_eq!(resample_all(rin, rout, &x, chunk), whole, "{rin} -> {rout}, chunks of {chunk}");
@@ -424,6 +505,38 @@ mod tests {
         assert_eq!(a.len(), b.len());
         let diff = a.iter().zip(&b).map(|(p, q)| (p - q).abs()).fold(0.0, f32::max);
         assert!(diff < 2e-6, "{diff}");
+    }
+
+    #[test]
+    fn blocked_dot_products_equal_single_ones_bit_for_bit() {
+        let x = noise(2_000);
+        for (taps, stride) in [(300usize, 3usize), (301, 3), (7, 2), (8, 5), (0, 3)] {
+            let w = &noise(taps + 1_000)[1_000..];
+            let block = dot_block(w, &x, stride);
+            let portable = dot_block_portable(w, &x, stride);
+            for k in 0..BLOCK_OUTPUTS {
+                let single = dot(w, &x[k * stride..k * stride + taps]);
+                assert_eq!(block[k].to_bits(), single.to_bits(), "{taps} taps, stride {stride}, output {k}");
+                assert_eq!(portable[k].to_bits(), single.to_bits(), "{taps} taps, stride {stride}, output {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn integer_ratio_blocks_equal_one_by_one_outputs() {
+        let x = noise(30_000);
+        for (rin, rout) in [(48_000u32, 16_000u32), (32_000, 16_000), (96_000, 16_000)] {
+            let mut blocked = KaiserBestResampler::new(rin, rout);
+            assert_eq!(blocked.phases, 1);
+            assert!(blocked.blocked);
+            let mut single = KaiserBestResampler::new(rin, rout).one_output_per_pass();
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            blocked.push(&x, &mut a);
+            blocked.finish(&mut a);
+            single.push(&x, &mut b);
+            single.finish(&mut b);
+            assert_eq!(a, b, "{rin} -> {rout}");
+        }
     }
 
     #[test]
