@@ -12,7 +12,7 @@
 #   4. the train-fit head with that temperature on valid -> figures/train-fit-calibrated-on-valid.txt.
 # The head is derived from YAMNet's weights, which cannot ship: it never goes into this
 # repository; only the figures are committed.
-# tests/quality.rs recomputes 2 and 3's out-of-fold figures against these files.
+# tests/quality.rs recomputes 2 (the train-fit figures) against these files.
 #
 #   genre-meter install-yamnet <folder with yamnet_patch.onnx>   (once)
 #   models/gtzan10-yamnet/make.sh            (needs ../shared, or GTZAN_LIST=<tracks.csv>)
