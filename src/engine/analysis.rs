@@ -33,7 +33,9 @@ pub struct AnalysisSettings {
     /// Windows quieter than this (mean power, dB re full scale) are silent: reported, never
     /// classified, and left out of the whole-piece result.
     pub silence_threshold_dbfs: f32,
-    /// Windows classified per inference call (more is faster offline; 1 is lowest latency).
+    /// Windows classified per inference call. 1 by default: ONNX Runtime's activations (and
+    /// the arena that keeps them) grow with the batch, while a patch costs about the same
+    /// either way (`cargo bench --bench pipeline -- inference workers`; docs/scale-out.md).
     pub batch_windows: usize,
     /// Keep each window's embedding (for training heads); off by default to save memory.
     pub keep_embeddings: bool,
@@ -49,7 +51,7 @@ pub struct AnalysisSettings {
 
 impl Default for AnalysisSettings {
     fn default() -> Self {
-        Self { hop_seconds: 1.0, silence_threshold_dbfs: -60.0, batch_windows: 8, keep_embeddings: false, quick_windows: None, quick_max_standard_error: None }
+        Self { hop_seconds: 1.0, silence_threshold_dbfs: -60.0, batch_windows: 1, keep_embeddings: false, quick_windows: None, quick_max_standard_error: None }
     }
 }
 
