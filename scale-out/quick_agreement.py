@@ -49,7 +49,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default="target/release/genre-meter")
     ap.add_argument("--tracks", default="/tmp/gm-long")
-    ap.add_argument("--windows", default="1,2,4,6,8,12,16")
+    ap.add_argument("--windows", default="4,8,12,16,24,32")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--model", default="gtzan10")
     ap.add_argument("--formats", default="mp3,flac")
