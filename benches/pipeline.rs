@@ -2,7 +2,8 @@
 //! Python peers): prints the engine's speed and memory figures next to musicnn's Python
 //! pipeline measured in the same run on the same files.
 //!
-//! Sections: `frontend`, `resample`, `inference`, `files`, `memory`, `workers`, `quick` (default: all).
+//! Sections: `frontend`, `resample`, `inference`, `files`, `memory`, `workers`, `quick`, `optlevel`
+//! (default: all).
 //! `workers`: peak RSS and speed per worker and for a whole 2-job run, for each ONNX Runtime
 //! session setup (arena, memory pattern, one shared session); `quick`: `analyze --quick` on
 //! long tracks (`GENRE_METER_BENCH_LONG`, default /tmp/gm-long/mp3, made by
@@ -26,6 +27,9 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     if let Some(pos) = args.iter().position(|a| a == "peak-memory-child") {
         return peak_memory_child(Path::new(&args[pos + 1]));
+    }
+    if args.iter().any(|a| a == "optlevel-child") {
+        return optlevel_child();
     }
     if let Some(pos) = args.iter().position(|a| a == "workers-child") {
         return workers_child(args[pos + 1].parse().unwrap(), &args[pos + 2] == "shared");
@@ -56,32 +60,115 @@ fn main() {
     if wants("quick") {
         quick();
     }
+    if wants("optlevel") {
+        optlevel();
+    }
 }
 
-/// Session setups compared by `workers`: name, environment, one shared session?
-const WORKER_SETUPS: &[(&str, &[(&str, &str)], bool)] = &[
-    ("arena on, memory pattern on (before)", &[("GENRE_METER_ORT_ARENA", "1"), ("GENRE_METER_ORT_MEM_PATTERN", "1")], false),
-    ("arena off, memory pattern on", &[("GENRE_METER_ORT_ARENA", "0"), ("GENRE_METER_ORT_MEM_PATTERN", "1")], false),
-    ("arena off, memory pattern off", &[("GENRE_METER_ORT_ARENA", "0"), ("GENRE_METER_ORT_MEM_PATTERN", "0")], false),
-    ("built-in default", &[], false),
-    ("built-in default, one shared session (intra-op threads = jobs)", &[], true),
+/// ONNX Runtime's graph optimisation levels (0 disable, 1 basic, 2 extended, 3 all): CPU time
+/// of the default analysis over 8 bench files, 1 thread, each level in a fresh process, and
+/// the largest whole-track probability difference against level 3.
+fn optlevel() {
+    let files = bench_files();
+    let files = &files[..files.len().min(8)];
+    let list = std::env::temp_dir().join("genre-meter-bench-optlevel.txt");
+    std::fs::write(&list, files.iter().map(|f| format!("{}\n", f.display())).collect::<String>()).unwrap();
+    let mut results: Vec<Vec<Vec<f64>>> = Vec::new();
+    for level in [3, 2, 1, 0] {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args(["optlevel-child"])
+            .env("GENRE_METER_BENCH_LIST", &list)
+            .env("GENRE_METER_ORT_OPT_LEVEL", level.to_string())
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let probs: Vec<Vec<f64>> = serde_json::from_value(v["probabilities"].clone()).unwrap();
+        let reference: &Vec<Vec<f64>> = results.first().unwrap_or(&probs);
+        let diff = probs
+            .iter()
+            .zip(reference)
+            .flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs()))
+            .fold(0.0f64, f64::max);
+        println!(
+            "optlevel: level {level}: {:.1}x real time per CPU-second ({:.0}x by the wall clock), model load {:.0} ms; largest whole-track probability difference from level 3: {diff:.2e}",
+            v["x_real_time_per_cpu_second"].as_f64().unwrap(),
+            v["x_real_time"].as_f64().unwrap(),
+            v["load_ms"].as_f64().unwrap()
+        );
+        results.push(probs);
+    }
+}
+
+fn optlevel_child() {
+    let list = std::env::var("GENRE_METER_BENCH_LIST").unwrap();
+    let files: Vec<PathBuf> = std::fs::read_to_string(list).unwrap().lines().map(PathBuf::from).collect();
+    let t = Instant::now();
+    let model = Arc::new(model::resolve(model::DEFAULT_MODEL).unwrap().load().unwrap());
+    let load_ms = t.elapsed().as_secs_f64() * 1e3;
+    let settings = AnalysisSettings::default();
+    let (t, cpu) = (Instant::now(), process_cpu_seconds());
+    let mut audio = 0.0;
+    let mut probabilities = Vec::new();
+    for f in &files {
+        let a = analyze_file(f, &model, &settings).unwrap();
+        audio += a.summary.duration_seconds;
+        probabilities.push(a.summary.probabilities.unwrap_or_default());
+    }
+    let (wall, cpu) = (t.elapsed().as_secs_f64(), process_cpu_seconds() - cpu);
+    println!(
+        "{}",
+        serde_json::json!({ "x_real_time": audio / wall, "x_real_time_per_cpu_second": audio / cpu, "load_ms": load_ms, "probabilities": probabilities })
+    );
+}
+
+/// Session setups compared by `workers`: name, environment, one shared session?, windows per
+/// inference call. The batch is the lever for memory: ONNX Runtime's activations (and the
+/// arena that keeps them) scale with it.
+const WORKER_SETUPS: &[(&str, &[(&str, &str)], bool, usize)] = &[
+    ("batch 8, arena on, memory pattern on (before)", &[("GENRE_METER_ORT_ARENA", "1"), ("GENRE_METER_ORT_MEM_PATTERN", "1")], false, 8),
+    ("batch 8, arena off, memory pattern on", &[("GENRE_METER_ORT_ARENA", "0"), ("GENRE_METER_ORT_MEM_PATTERN", "1")], false, 8),
+    ("batch 8, arena off, memory pattern off", &[("GENRE_METER_ORT_ARENA", "0"), ("GENRE_METER_ORT_MEM_PATTERN", "0")], false, 8),
+    ("batch 4, arena on, memory pattern on", &[("GENRE_METER_ORT_ARENA", "1"), ("GENRE_METER_ORT_MEM_PATTERN", "1")], false, 4),
+    ("batch 4, arena off, memory pattern off", &[("GENRE_METER_ORT_ARENA", "0"), ("GENRE_METER_ORT_MEM_PATTERN", "0")], false, 4),
+    ("batch 2, arena on, memory pattern on", &[("GENRE_METER_ORT_ARENA", "1"), ("GENRE_METER_ORT_MEM_PATTERN", "1")], false, 2),
+    ("batch 2, arena off, memory pattern off", &[("GENRE_METER_ORT_ARENA", "0"), ("GENRE_METER_ORT_MEM_PATTERN", "0")], false, 2),
+    ("batch 1, arena on, memory pattern on", &[("GENRE_METER_ORT_ARENA", "1"), ("GENRE_METER_ORT_MEM_PATTERN", "1")], false, 1),
+    ("batch 1, arena on, memory pattern off", &[("GENRE_METER_ORT_ARENA", "1"), ("GENRE_METER_ORT_MEM_PATTERN", "0")], false, 1),
+    ("batch 1, arena off, memory pattern on", &[("GENRE_METER_ORT_ARENA", "0"), ("GENRE_METER_ORT_MEM_PATTERN", "1")], false, 1),
+    ("batch 1, arena off, memory pattern off", &[("GENRE_METER_ORT_ARENA", "0"), ("GENRE_METER_ORT_MEM_PATTERN", "0")], false, 1),
+    ("built-in default", &[], false, 0),
+    ("built-in default, one shared session (intra-op threads = jobs)", &[], true, 0),
 ];
 
 /// Peak RSS and speed of the default analysis (gtzan10, 1 s hop) over the bench files, each
-/// setup and job count in a fresh process.
+/// setup and job count in a fresh process. Speed is given twice: by the wall clock (needs a
+/// quiet machine) and per CPU-second of the process (user + system; valid under load).
+/// `GENRE_METER_BENCH_SETUPS=batch 1,default` keeps only the setups whose names contain one
+/// of the comma-separated words.
 fn workers() {
     let files = bench_files();
     let files = &files[..files.len().min(8)];
     let list = std::env::temp_dir().join("genre-meter-bench-workers.txt");
     std::fs::write(&list, files.iter().map(|f| format!("{}\n", f.display())).collect::<String>()).unwrap();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    for (name, env, shared) in WORKER_SETUPS {
+    let only = std::env::var("GENRE_METER_BENCH_SETUPS").ok();
+    for (name, env, shared, batch) in WORKER_SETUPS {
+        if let Some(only) = &only
+            && !only.split(',').any(|w| name.contains(w.trim()))
+        {
+            continue;
+        }
         let mut line = format!("workers: {name}:");
         let mut one_job_speed = f64::NAN;
         for jobs in [1, cores.max(2)] {
             let mut cmd = Command::new(std::env::current_exe().unwrap());
             cmd.args(["workers-child", &jobs.to_string(), if *shared { "shared" } else { "own" }])
                 .env("GENRE_METER_BENCH_LIST", &list)
+                .env("GENRE_METER_BENCH_BATCH", batch.to_string())
                 .envs(env.iter().copied());
             if *shared {
                 cmd.env("GENRE_METER_ORT_INTRA_THREADS", jobs.to_string());
@@ -92,13 +179,14 @@ fn workers() {
                 continue;
             }
             let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            let (peak, speed) = (v["peak_rss_mib"].as_f64().unwrap(), v["x_real_time"].as_f64().unwrap());
+            let (peak, speed, cpu) =
+                (v["peak_rss_mib"].as_f64().unwrap(), v["x_real_time"].as_f64().unwrap(), v["x_real_time_per_cpu_second"].as_f64().unwrap());
             if jobs == 1 {
                 one_job_speed = speed;
-                line += &format!(" 1 job: peak RSS {peak:.0} MiB, {speed:.0}x real time;");
+                line += &format!(" 1 job: peak RSS {peak:.0} MiB, {speed:.0}x real time ({cpu:.1}x per CPU-second);");
             } else {
                 line += &format!(
-                    " {jobs} jobs: peak RSS {peak:.0} MiB ({:.0} MiB per worker), {speed:.0}x real time ({:.2}x one job)",
+                    " {jobs} jobs: peak RSS {peak:.0} MiB ({:.0} MiB per worker), {speed:.0}x real time ({:.2}x one job; {cpu:.1}x per CPU-second)",
                     peak / jobs as f64,
                     speed / one_job_speed
                 );
@@ -108,12 +196,27 @@ fn workers() {
     }
 }
 
+/// User + system CPU seconds of this process so far (all its threads, also finished ones).
+fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest.split_whitespace().map(|v| v.parse().unwrap_or(f64::NAN)).collect();
+    // utime and stime are fields 14 and 15 of the line, in USER_HZ (100 per second on Linux).
+    (f.get(11).copied().unwrap_or(f64::NAN) + f.get(12).copied().unwrap_or(f64::NAN)) / 100.0
+}
+
 fn workers_child(jobs: usize, shared: bool) {
     let list = std::env::var("GENRE_METER_BENCH_LIST").unwrap();
     let files: Vec<PathBuf> = std::fs::read_to_string(list).unwrap().lines().map(PathBuf::from).collect();
     let entry = model::resolve(model::DEFAULT_MODEL).unwrap();
-    let settings = AnalysisSettings::default();
+    let batch: usize = std::env::var("GENRE_METER_BENCH_BATCH").ok().and_then(|b| b.parse().ok()).unwrap_or(0);
+    let settings = AnalysisSettings {
+        batch_windows: if batch == 0 { AnalysisSettings::default().batch_windows } else { batch },
+        ..Default::default()
+    };
     let t = Instant::now();
+    let cpu = process_cpu_seconds();
     let audio: f64 = if shared {
         // One session for all workers; its intra-op threads (set by the parent) share each run.
         let model = Arc::new(entry.load().unwrap());
@@ -143,7 +246,11 @@ fn workers_child(jobs: usize, shared: bool) {
             .sum()
     };
     let wall = t.elapsed().as_secs_f64();
-    println!("{}", serde_json::json!({ "peak_rss_mib": vm_hwm_mib(), "x_real_time": audio / wall }));
+    let cpu = process_cpu_seconds() - cpu;
+    println!(
+        "{}",
+        serde_json::json!({ "peak_rss_mib": vm_hwm_mib(), "x_real_time": audio / wall, "x_real_time_per_cpu_second": audio / cpu })
+    );
 }
 
 /// `analyze --quick` (default window count) on long tracks, 1 job and all cores.
@@ -359,6 +466,17 @@ fn inference() {
         percentile(&ms, 0.99),
         100.0 * percentile(&ms, 0.5) / 1e3 / model.manifest().frontend.patch_seconds()
     );
+    // Batching windows (within a file, or across files) only pays if a patch costs less in
+    // a bigger call.
+    let mut line = "inference: musicnn per patch by windows per call, 1 thread:".to_string();
+    for batch in [1usize, 2, 4, 8, 16] {
+        let patches: Vec<f32> = patch.iter().copied().cycle().take(patch.len() * batch).collect();
+        let ms = timed(300 / batch, || {
+            std::hint::black_box(model.infer(&patches, batch).unwrap());
+        });
+        line += &format!(" batch {batch}: {:.2} ms;", percentile(&ms, 0.5) / batch as f64);
+    }
+    println!("{}", line.trim_end_matches(';'));
     // The default model is a head on musicnn's embedding: what does the head add?
     let head = Arc::new(model::resolve(model::DEFAULT_MODEL).unwrap().load().unwrap());
     let embedding = model.infer(&patch, 1).unwrap().embeddings;
@@ -532,11 +650,15 @@ fn peak_memory_child(path: &Path) {
     let model = default_model();
     let before = vm_hwm_mib();
     let t = Instant::now();
-    let a = analyze_file(path, &model, &AnalysisSettings::default()).unwrap();
+    // musicnn's own non-overlapping patches: the question is whether decoding a long file
+    // holds it in memory, and a third of the inference answers it in a third of the time.
+    let settings = AnalysisSettings { hop_seconds: model.manifest().frontend.patch_seconds(), ..Default::default() };
+    let a = analyze_file(path, &model, &settings).unwrap();
     println!(
-        "memory: {:.0}-minute file (44.1 kHz stereo WAV, {} windows at 1 s hop): peak RSS {:.0} MiB (after loading the model: {before:.0} MiB), analysed in {:.1} s",
+        "memory: {:.0}-minute file (44.1 kHz stereo WAV, {} windows at the patch hop, batch {}): peak RSS {:.0} MiB (after loading the model: {before:.0} MiB), analysed in {:.1} s",
         a.summary.duration_seconds / 60.0,
         a.summary.windows,
+        settings.batch_windows,
         vm_hwm_mib(),
         t.elapsed().as_secs_f64()
     );

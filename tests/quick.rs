@@ -151,3 +151,118 @@ fn a_piece_the_windows_would_cover_is_analysed_in_full() {
     .unwrap();
     assert_eq!(quick.summary, full.summary);
 }
+
+#[test]
+fn adaptive_quick_mode_stops_at_the_first_round_when_the_error_is_small_and_reads_every_window_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.wav");
+    let rate = 22_050;
+    common::write_wav_i16(&path, rate, 1, &common::synth_music(rate, 50.0));
+    let model = common::default_model();
+    let with = |max_error: f32| {
+        let settings = AnalysisSettings {
+            quick_windows: Some(12),
+            quick_max_standard_error: Some(max_error),
+            ..AnalysisSettings::default()
+        };
+        analyze_file(&path, &model, &settings).unwrap()
+    };
+    // Any error is small enough: the first round (4 evenly spread windows) is the answer,
+    // the same windows and numbers as a fixed 4-window quick analysis.
+    let lenient = with(1.0);
+    let fixed4 = analyze_file(
+        &path,
+        &model,
+        &AnalysisSettings {
+            quick_windows: Some(4),
+            ..AnalysisSettings::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(lenient.summary.windows, genre_meter::engine::quick::QUICK_ROUND_WINDOWS);
+    assert_eq!(lenient.summary, fixed4.summary);
+    // No error is small enough: every window up to the cap, which after a complete level of
+    // the grid are exactly the evenly spread 12, reported in time order.
+    let strict = with(1e-9);
+    assert_eq!(strict.summary.windows, 12);
+    let fixed12 = analyze_file(
+        &path,
+        &model,
+        &AnalysisSettings {
+            quick_windows: Some(12),
+            ..AnalysisSettings::default()
+        },
+    )
+    .unwrap();
+    let starts = |a: &genre_meter::engine::FileAnalysis| a.windows.iter().map(|w| w.start_seconds).collect::<Vec<_>>();
+    assert_eq!(starts(&strict), starts(&fixed12));
+    let (a, b) = (strict.summary.probabilities.unwrap(), fixed12.summary.probabilities.unwrap());
+    assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-6), "{a:?} vs {b:?}");
+}
+
+#[test]
+fn the_jackknife_standard_error_is_the_standard_error_of_a_mean() {
+    use genre_meter::engine::manifest::Pooling;
+    use genre_meter::engine::quick::jackknife_standard_error;
+    let model = common::default_model();
+    // Two windows, 0 and 1: the mean's standard error is sd / sqrt(2) = 0.5.
+    let rows: Vec<&[f32]> = vec![&[0.0, 1.0], &[1.0, 0.0]];
+    let se = jackknife_standard_error(&model, Pooling::MeanProbabilities, &rows).unwrap().unwrap();
+    assert!((se - 0.5).abs() < 1e-6, "{se}");
+    // Four equal windows: no spread at all; one window: no estimate.
+    let same: Vec<&[f32]> = vec![&[0.3, 0.7]; 4];
+    assert_eq!(jackknife_standard_error(&model, Pooling::MeanProbabilities, &same).unwrap(), Some(0.0));
+    assert_eq!(jackknife_standard_error(&model, Pooling::MeanProbabilities, &same[..1]).unwrap(), None);
+}
+
+#[test]
+fn analyze_tag_and_check_take_quick_mode_and_agree_on_the_genre() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let path = dir.path().join("long.wav");
+    let rate = 22_050;
+    common::write_wav_i16(&path, rate, 1, &common::synth_music(rate, 40.0));
+    let file = path.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let out = common::genre_meter_cli(&home, args);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}\n{}", String::from_utf8_lossy(&out.stderr)));
+        v
+    };
+    let analysed = run(&["analyze", "--quick", "--windows", "4", "--format", "json", "--no-cache", file]);
+    let f = &analysed["files"][0];
+    assert_eq!(f["windows"], 4, "{f}");
+    let top = f["top"][0]["label"].as_str().unwrap().to_string();
+    // Adaptive: at most 8 windows, at least the first round of 4.
+    let adaptive = run(&["analyze", "--quick", "--windows", "8", "--max-error", "0.5", "--format", "json", "--no-cache", file]);
+    let n = adaptive["files"][0]["windows"].as_u64().unwrap();
+    assert!((4..=8).contains(&n) && n % 4 == 0, "{n} windows");
+    let tagged = run(&["tag", "--quick", "--windows", "4", "--dry-run", "--format", "json", "--no-cache", file]);
+    assert!(tagged["files"][0]["new"].to_string().contains(&top), "{tagged}");
+    let list = dir.path().join("list.m3u");
+    std::fs::write(&list, format!("{file}\n")).unwrap();
+    let checked = run(&[
+        "check", "--quick", "--windows", "4", "--expect", &top, "--format", "json", "--no-cache",
+        list.to_str().unwrap(),
+    ]);
+    assert_eq!(checked["entries"][0]["top_genre"], top.as_str(), "{checked}");
+}
+
+#[test]
+fn adaptive_windows_are_evenly_spread_after_every_complete_level_of_the_grid() {
+    use genre_meter::engine::quick::adaptive_fractions;
+    let f = adaptive_fractions(4, 36);
+    assert_eq!(f.len(), 36);
+    for n in [4usize, 12, 36] {
+        let mut got = f[..n].to_vec();
+        got.sort_by(f64::total_cmp);
+        let want: Vec<f64> = (0..n).map(|i| (i as f64 + 0.5) / n as f64).collect();
+        assert!(got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-12), "{n}: {got:?}");
+    }
+    // Every round of 4 spreads over the piece: one window in each quarter.
+    for round in f.chunks(4) {
+        let mut quarters: Vec<usize> = round.iter().map(|x| (x * 4.0) as usize).collect();
+        quarters.sort();
+        assert_eq!(quarters, vec![0, 1, 2, 3], "{round:?}");
+    }
+}

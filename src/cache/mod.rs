@@ -92,6 +92,9 @@ impl AnalysisCache {
         h.update([settings.keep_embeddings as u8]);
         // Quick mode classifies other windows than a full analysis.
         h.update(settings.quick_windows.map_or(0u64, |n| n as u64 + 1).to_le_bytes());
+        if let Some(e) = settings.quick_max_standard_error {
+            h.update(e.to_le_bytes());
+        }
         Self { dir, context: hex(&h.finalize()), model: entry.manifest.name.clone() }
     }
 

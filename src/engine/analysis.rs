@@ -33,18 +33,25 @@ pub struct AnalysisSettings {
     /// Windows quieter than this (mean power, dB re full scale) are silent: reported, never
     /// classified, and left out of the whole-piece result.
     pub silence_threshold_dbfs: f32,
-    /// Windows classified per inference call (more is faster offline; 1 is lowest latency).
+    /// Windows classified per inference call. 1 by default: ONNX Runtime's activations (and
+    /// the arena that keeps them) grow with the batch, while a patch costs about the same
+    /// either way (`cargo bench --bench pipeline -- inference workers`; docs/scale-out.md).
     pub batch_windows: usize,
     /// Keep each window's embedding (for training heads); off by default to save memory.
     pub keep_embeddings: bool,
     /// Quick mode for files: classify only this many windows spread over the piece and
     /// decode only those regions (see [`super::quick`]); `None` analyses every window.
     pub quick_windows: Option<usize>,
+    /// Adaptive quick mode: with `quick_windows` as the most windows, start with
+    /// [`super::quick::QUICK_ROUND_WINDOWS`] and add rounds until the whole-track
+    /// probabilities' jackknife standard error is at most this for every label
+    /// ([`super::quick::QuickPlan::Adaptive`]). `None`: always `quick_windows` windows.
+    pub quick_max_standard_error: Option<f32>,
 }
 
 impl Default for AnalysisSettings {
     fn default() -> Self {
-        Self { hop_seconds: 1.0, silence_threshold_dbfs: -60.0, batch_windows: 8, keep_embeddings: false, quick_windows: None }
+        Self { hop_seconds: 1.0, silence_threshold_dbfs: -60.0, batch_windows: 1, keep_embeddings: false, quick_windows: None, quick_max_standard_error: None }
     }
 }
 
@@ -456,7 +463,7 @@ pub fn analyze_file(
     settings: &AnalysisSettings,
 ) -> Result<FileAnalysis, AnalysisError> {
     if let Some(windows) = settings.quick_windows {
-        return super::quick::analyze_file_quick(path, model, settings, windows);
+        return super::quick::analyze_file_quick(path, model, settings, super::quick::QuickPlan::from_settings(windows, settings));
     }
     let mut decoder = AudioDecoder::open(path)?;
     let mut analyzer = Analyzer::new(model.clone(), decoder.sample_rate_hz(), settings.clone());

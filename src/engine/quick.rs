@@ -15,14 +15,21 @@ use super::analysis::{
     AnalysisSettings, Analyzer, FileAnalysis, TrackPool, TrackSummary, WindowPrediction, analyze_file,
 };
 use super::decode::AudioDecoder;
-use super::error::{AnalysisError, DecodeError};
+use super::error::{AnalysisError, DecodeError, ModelError};
+use super::manifest::Pooling;
 use super::model::LoadedModel;
 
-/// Windows classified per track when `--quick` is given without `--windows`: the smallest
-/// count whose agreement with full analysis met the targets (top genre equal on ≥ 95 % of
-/// 4-minute tracks, largest whole-track probability difference ≤ 0.05); see
-/// `docs/scale-out.md` for the curve.
+/// Windows classified per track when `--quick` is given without `--windows` (with
+/// [`DEFAULT_QUICK_MAX_STANDARD_ERROR`]: the most windows adaptive quick mode reads); chosen
+/// from the agreement curve in `docs/scale-out.md`.
 pub const DEFAULT_QUICK_WINDOWS: usize = 8;
+
+/// The standard error adaptive quick mode stops at when `--quick` is given without
+/// `--max-error`; `0` means a fixed window count. See `docs/scale-out.md`.
+pub const DEFAULT_QUICK_MAX_STANDARD_ERROR: f32 = 0.0;
+
+/// Windows adaptive quick mode reads first and adds per round.
+pub const QUICK_ROUND_WINDOWS: usize = 4;
 
 /// Audio decoded past a region's patch so that its last STFT frames see real samples
 /// rather than the end-of-stream padding (half an FFT at the model's rate is ~16 ms).
@@ -99,6 +106,12 @@ impl Reader {
             unreachable!("seek case returned above")
         };
         let end = start + len as u64;
+        if start < *pos {
+            // A later round of adaptive quick mode goes back in time: the stream restarts.
+            *decoder = AudioDecoder::open(path)?;
+            *pos = 0;
+            pending.clear();
+        }
         loop {
             // Keep no samples before the region: memory stays bounded on long files.
             let before = start.saturating_sub(*pos).min(pending.len() as u64) as usize;
@@ -120,18 +133,145 @@ impl Reader {
     }
 }
 
-/// Analyses `windows` regions of the file (see the module documentation). A piece too short
-/// for quick mode to save anything (`windows` patches cover it) is analysed in full with
-/// `settings`.
+/// Fractions of the usable span (the piece minus one patch) where adaptive quick mode centres
+/// its windows, in the order it reads them: the first `first` windows are evenly spread
+/// (`(i + 0.5) / first`), and every further round of `first` windows is evenly spread too,
+/// refining a grid three times finer than the previous one, so that after each complete
+/// level the windows are again exactly `(i + 0.5) / n` for `n = first · 3^level`. A track
+/// therefore gets a stratified sample whatever the round it stops at.
+pub fn adaptive_fractions(first: usize, max_windows: usize) -> Vec<f64> {
+    let first = first.max(1);
+    let mut out: Vec<f64> = (0..first).map(|i| (i as f64 + 0.5) / first as f64).collect();
+    let mut grid = first; // the windows so far are (i + 0.5) / grid, i < grid
+    while out.len() < max_windows {
+        let finer = grid * 3;
+        // The cells of `grid` each get their left and right third; in rounds of `first`
+        // windows whose cells are spread evenly (stride `grid / first`).
+        let stride = grid / first;
+        for third in [0.5, 2.5] {
+            for offset in 0..stride {
+                for cell in (offset..grid).step_by(stride) {
+                    out.push((3.0 * cell as f64 + third) / finer as f64);
+                }
+            }
+        }
+        grid = finer;
+    }
+    out.truncate(max_windows.max(1));
+    out
+}
+
+/// How quick mode picks its windows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum QuickPlan {
+    /// Exactly this many windows, evenly spread.
+    Fixed(usize),
+    /// Start with `first` evenly spread windows and add rounds of `first` more (see
+    /// [`adaptive_fractions`]) until the whole-track probabilities' jackknife standard error
+    /// is at most `max_standard_error` for every label, or `max_windows` are read.
+    Adaptive { first: usize, max_windows: usize, max_standard_error: f32 },
+}
+
+impl QuickPlan {
+    /// The plan the settings ask for: at most `windows`, adaptive when
+    /// [`AnalysisSettings::quick_max_standard_error`] is set.
+    pub fn from_settings(windows: usize, settings: &AnalysisSettings) -> Self {
+        match settings.quick_max_standard_error {
+            Some(e) if e > 0.0 => QuickPlan::Adaptive {
+                first: QUICK_ROUND_WINDOWS.min(windows.max(1)),
+                max_windows: windows,
+                max_standard_error: e,
+            },
+            _ => QuickPlan::Fixed(windows),
+        }
+    }
+
+    /// The most windows the plan may read.
+    pub fn max_windows(&self) -> usize {
+        match *self {
+            QuickPlan::Fixed(n) => n.max(1),
+            QuickPlan::Adaptive { first, max_windows, .. } => max_windows.max(first).max(1),
+        }
+    }
+
+    /// Region centres as fractions of the usable span, in reading order.
+    fn fractions(&self) -> Vec<f64> {
+        match *self {
+            QuickPlan::Fixed(n) => (0..n.max(1)).map(|i| (i as f64 + 0.5) / n.max(1) as f64).collect(),
+            QuickPlan::Adaptive { first, .. } => adaptive_fractions(first, self.max_windows()),
+        }
+    }
+
+    /// Windows read between two stopping tests.
+    fn round(&self) -> usize {
+        match *self {
+            QuickPlan::Fixed(n) => n.max(1),
+            QuickPlan::Adaptive { first, .. } => first.max(1),
+        }
+    }
+}
+
+/// The largest (over the labels) jackknife standard error of the whole-track probabilities
+/// that pooling `rows` (one per window: embeddings for `mean-embedding`, probabilities for
+/// `mean-probabilities`) gives: each window is left out in turn, the rest pooled and (for a
+/// track-level head) classified, and the spread of those estimates scaled by `(k - 1) / k`.
+/// It estimates how far the mean of these windows may be from the mean of all of them; with
+/// evenly spread windows the real error is usually smaller (stratification), so it is a
+/// cautious stopping test. `None` for fewer than 2 windows.
+pub fn jackknife_standard_error(
+    model: &LoadedModel,
+    pooling: Pooling,
+    rows: &[&[f32]],
+) -> Result<Option<f32>, ModelError> {
+    let k = rows.len();
+    if k < 2 {
+        return Ok(None);
+    }
+    let dim = rows[0].len();
+    let mut sum = vec![0.0f64; dim];
+    for r in rows {
+        sum.iter_mut().zip(r.iter()).for_each(|(s, &v)| *s += v as f64);
+    }
+    let mut left_out = Vec::with_capacity(k * dim);
+    for r in rows {
+        left_out.extend(sum.iter().zip(r.iter()).map(|(s, &v)| ((s - v as f64) / (k - 1) as f64) as f32));
+    }
+    let probabilities = match pooling {
+        Pooling::MeanProbabilities => left_out,
+        Pooling::MeanEmbedding => match model.classify_embeddings(&left_out, k) {
+            Some(p) => p?,
+            None => {
+                return Err(ModelError::Mismatch {
+                    model: model.manifest().name.clone(),
+                    reason: "pooling = \"mean-embedding\" needs a head on a backbone".into(),
+                });
+            }
+        },
+    };
+    let labels = probabilities.len() / k;
+    let mut worst = 0.0f64;
+    for l in 0..labels {
+        let column = (0..k).map(|j| probabilities[j * labels + l] as f64);
+        let mean = column.clone().sum::<f64>() / k as f64;
+        let spread: f64 = column.map(|p| (p - mean) * (p - mean)).sum();
+        worst = worst.max(((k - 1) as f64 / k as f64 * spread).sqrt());
+    }
+    Ok(Some(worst as f32))
+}
+
+/// Analyses regions of the file as `plan` says (see the module documentation). A piece too
+/// short for quick mode to save anything (the plan's most windows cover it) is analysed in
+/// full with `settings`.
 pub fn analyze_file_quick(
     path: &Path,
     model: &Arc<LoadedModel>,
     settings: &AnalysisSettings,
-    windows: usize,
+    plan: QuickPlan,
 ) -> Result<FileAnalysis, AnalysisError> {
-    let windows = windows.max(1);
+    let windows = plan.max_windows();
     let full = AnalysisSettings {
         quick_windows: None,
+        quick_max_standard_error: None,
         ..settings.clone()
     };
     let fe = model.manifest().frontend.clone();
@@ -166,6 +306,7 @@ pub fn analyze_file_quick(
     let region_settings = AnalysisSettings {
         hop_seconds: patch_seconds,
         quick_windows: None,
+        quick_max_standard_error: None,
         keep_embeddings: settings.keep_embeddings || pool.needs_embeddings(),
         ..settings.clone()
     };
@@ -174,25 +315,48 @@ pub fn analyze_file_quick(
     let mut samples = Vec::with_capacity(region_frames);
     let mut found: Vec<WindowPrediction> = Vec::with_capacity(windows);
     let mut non_finite = 0;
-    for start_s in region_starts(duration_seconds, patch_seconds, windows) {
-        let start = (start_s * rate as f64).round() as u64;
-        samples.clear();
-        reader.region(path, start, region_frames, &mut samples)?;
-        if samples.is_empty() {
-            // The container promised more audio than the stream holds (truncated file).
-            continue;
+    let span = (duration_seconds - patch_seconds).max(0.0);
+    let fractions = plan.fractions();
+    // Streamed formats read forwards only: each round's regions in time order.
+    let mut attempted = 0;
+    for round in fractions.chunks(plan.round()) {
+        let mut round: Vec<f64> = round.to_vec();
+        round.sort_by(f64::total_cmp);
+        for fraction in round {
+            attempted += 1;
+            let start = (span * fraction * rate as f64).round() as u64;
+            samples.clear();
+            reader.region(path, start, region_frames, &mut samples)?;
+            if samples.is_empty() {
+                // The container promised more audio than the stream holds (truncated file).
+                continue;
+            }
+            analyzer.reset();
+            let mut got = Vec::with_capacity(1);
+            analyzer.push(&samples, &mut got)?;
+            let summary = analyzer.finish(&mut got)?;
+            non_finite += summary.non_finite_samples;
+            let offset = start as f64 / rate as f64;
+            // A region cut short by the end of a damaged stream gives no full window: skipped.
+            if let Some(mut w) = got.into_iter().next().filter(|_| !summary.repeat_padded) {
+                w.start_seconds += offset;
+                w.end_seconds += offset;
+                found.push(w);
+            }
         }
-        analyzer.reset();
-        let mut got = Vec::with_capacity(1);
-        analyzer.push(&samples, &mut got)?;
-        let summary = analyzer.finish(&mut got)?;
-        non_finite += summary.non_finite_samples;
-        let offset = start as f64 / rate as f64;
-        // A region cut short by the end of a damaged stream gives no full window: skipped.
-        if let Some(mut w) = got.into_iter().next().filter(|_| !summary.repeat_padded) {
-            w.start_seconds += offset;
-            w.end_seconds += offset;
-            found.push(w);
+        if let QuickPlan::Adaptive { max_standard_error, .. } = plan {
+            let rows: Vec<&[f32]> = found
+                .iter()
+                .filter_map(|w| match pool.pooling() {
+                    Pooling::MeanEmbedding => w.probabilities.as_ref().and(w.embedding.as_deref()),
+                    Pooling::MeanProbabilities => w.probabilities.as_deref(),
+                })
+                .collect();
+            if let Some(se) = jackknife_standard_error(model, pool.pooling(), &rows)?
+                && se <= max_standard_error
+            {
+                break;
+            }
         }
     }
     if found.is_empty() {
@@ -201,6 +365,8 @@ pub fn analyze_file_quick(
         }
         .into());
     }
+    // Reported in time order, as a full analysis's windows are.
+    found.sort_by(|a, b| a.start_seconds.total_cmp(&b.start_seconds));
     let mut classified = 0;
     for w in &mut found {
         if let Some(p) = &w.probabilities {
@@ -219,9 +385,9 @@ pub fn analyze_file_quick(
             "{non_finite} NaN or infinite samples were replaced by silence"
         ));
     }
-    if found.len() < windows {
+    if found.len() < attempted {
         warnings.push(format!(
-            "quick mode: {} of {windows} windows could be read (the stream is shorter than its header says)",
+            "quick mode: {} of {attempted} windows could be read (the stream is shorter than its header says)",
             found.len()
         ));
     }
@@ -297,6 +463,12 @@ mod tests {
         seek.region(&path, 159_000, 2_000, &mut a).unwrap();
         stream.region(&path, 159_000, 2_000, &mut b).unwrap();
         assert_eq!(a.len(), 1_000);
+        assert_eq!(a, b);
+        // A later round of adaptive quick mode goes back in time: the stream restarts.
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        seek.region(&path, 30_000, 2_000, &mut a).unwrap();
+        stream.region(&path, 30_000, 2_000, &mut b).unwrap();
+        assert_eq!(a.len(), 2_000);
         assert_eq!(a, b);
     }
 }

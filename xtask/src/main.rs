@@ -361,7 +361,8 @@ fn bench(args: &[String]) -> Result<(), String> {
     fetch_ort()?;
     let root = workspace_root();
     let venv = root.join("target/bench-venv");
-    let python = venv.join("bin/python");
+    // An existing pinned environment (e.g. musicnn's own venv) may be named instead.
+    let python = std::env::var_os("GENRE_METER_BENCH_PYTHON").map_or_else(|| venv.join("bin/python"), std::path::PathBuf::from);
     if !python.is_file() {
         let host = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
         run(Command::new(&host).args(["-m", "venv"]).arg(&venv))?;
@@ -371,7 +372,9 @@ fn bench(args: &[String]) -> Result<(), String> {
     }
     run(Command::new(env!("CARGO"))
         .current_dir(&root)
-        .args(["bench", "--package", "genre-meter", "--bench", "pipeline", "--"])
+        // --workspace, not --package: the same feature resolution as every other build, so
+        // the warm target/ is reused instead of rebuilding ~40 crates.
+        .args(["bench", "--workspace", "--bench", "pipeline", "--"])
         .args(args)
         .env("GENRE_METER_BENCH_PYTHON", &python))
 }

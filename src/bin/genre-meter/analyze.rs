@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 use genre_meter::engine::batch::{FileResult, find_audio_files};
-use genre_meter::engine::quick::DEFAULT_QUICK_WINDOWS;
+use genre_meter::engine::quick::{DEFAULT_QUICK_MAX_STANDARD_ERROR, DEFAULT_QUICK_WINDOWS};
 use genre_meter::engine::{AnalysisSettings, DecodeError, model};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -41,9 +41,13 @@ pub struct AnalyzeArgs {
     /// with full analysis; see docs/scale-out.md).
     #[arg(long)]
     pub quick: bool,
-    /// Windows per track in quick mode.
+    /// Windows per track in quick mode (with --max-error: the most windows).
     #[arg(long, requires = "quick", default_value_t = DEFAULT_QUICK_WINDOWS as u32, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub windows: u32,
+    /// Adaptive quick mode: add windows (4 at a time, up to --windows) until the standard
+    /// error of every whole-track probability is at most this; 0: always --windows windows.
+    #[arg(long, requires = "quick", default_value_t = DEFAULT_QUICK_MAX_STANDARD_ERROR, value_parser = parse_max_error)]
+    pub max_error: f32,
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
     /// One row per analysis window as well as the whole-piece result.
@@ -82,6 +86,14 @@ pub enum HopArg {
     Patch,
 }
 
+/// A standard error for adaptive quick mode: a probability, 0 to 1.
+pub fn parse_max_error(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("--max-error '{s}' must be a probability between 0 and 1 (e.g. 0.02), or 0 for a fixed window count")),
+    }
+}
+
 fn parse_hop(s: &str) -> Result<HopArg, String> {
     if s == "patch" {
         return Ok(HopArg::Patch);
@@ -107,6 +119,7 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
         },
         silence_threshold_dbfs: args.silence_db,
         quick_windows: args.quick.then_some(args.windows as usize),
+        quick_max_standard_error: (args.quick && args.max_error > 0.0).then_some(args.max_error),
         ..AnalysisSettings::default()
     };
     let mut paths = args.paths.clone();
@@ -280,6 +293,7 @@ fn write_jsonl(
     let mut v = output::file_json(r, model, top, timeline, tags.get(&r.path));
     v["model"] = serde_json::json!(model.name);
     v["quick_windows"] = serde_json::json!(settings.quick_windows);
+    v["quick_max_error"] = serde_json::json!(settings.quick_max_standard_error);
     v["hop_seconds"] = serde_json::json!(settings.hop_seconds);
     let mut line = serde_json::to_string(&v).map_err(std::io::Error::other)?;
     line.push('\n');
