@@ -36,18 +36,8 @@ pub struct AnalyzeArgs {
     /// `--format jsonl` run): rerunning with `>> FILE` resumes an interrupted run.
     #[arg(long, value_name = "FILE")]
     pub skip_done: Option<PathBuf>,
-    /// Quick mode: classify a few windows spread over each track and decode only those, so
-    /// that a track's cost does not grow with its length (the whole-track verdict agrees
-    /// with full analysis; see docs/scale-out.md).
-    #[arg(long)]
-    pub quick: bool,
-    /// Windows per track in quick mode (with --max-error: the most windows).
-    #[arg(long, requires = "quick", default_value_t = DEFAULT_QUICK_WINDOWS as u32, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub windows: u32,
-    /// Adaptive quick mode: add windows (4 at a time, up to --windows) until the standard
-    /// error of every whole-track probability is at most this; 0: always --windows windows.
-    #[arg(long, requires = "quick", default_value_t = DEFAULT_QUICK_MAX_STANDARD_ERROR, value_parser = parse_max_error)]
-    pub max_error: f32,
+    #[command(flatten)]
+    pub quick: QuickArgs,
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
     /// One row per analysis window as well as the whole-piece result.
@@ -86,6 +76,36 @@ pub enum HopArg {
     Patch,
 }
 
+/// Quick mode's options, the same for `analyze`, `tag` and `check`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct QuickArgs {
+    /// Quick mode: classify a few windows spread over each track and decode only those, so
+    /// that a track's cost does not grow with its length (the whole-track verdict agrees
+    /// with full analysis; see docs/scale-out.md). In `check`, the expected-genre share and
+    /// the genre changes come from those windows; dead air still reads every sample.
+    #[arg(long)]
+    pub quick: bool,
+    /// Windows per track in quick mode (with --max-error: the most windows).
+    #[arg(long, requires = "quick", default_value_t = DEFAULT_QUICK_WINDOWS as u32, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub windows: u32,
+    /// Adaptive quick mode: add windows (4 at a time, up to --windows) until the standard
+    /// error of every whole-track probability is at most this; 0: always --windows windows.
+    #[arg(long, requires = "quick", default_value_t = DEFAULT_QUICK_MAX_STANDARD_ERROR, value_parser = parse_max_error)]
+    pub max_error: f32,
+}
+
+impl QuickArgs {
+    /// `AnalysisSettings::quick_windows`: the window count, in quick mode only.
+    pub fn windows(&self) -> Option<usize> {
+        self.quick.then_some(self.windows as usize)
+    }
+
+    /// `AnalysisSettings::quick_max_standard_error`: adaptive quick mode only.
+    pub fn max_standard_error(&self) -> Option<f32> {
+        (self.quick && self.max_error > 0.0).then_some(self.max_error)
+    }
+}
+
 /// A standard error for adaptive quick mode: a probability, 0 to 1.
 pub fn parse_max_error(s: &str) -> Result<f32, String> {
     match s.parse::<f32>() {
@@ -118,8 +138,8 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
             HopArg::Patch => entry.manifest.frontend.patch_seconds(),
         },
         silence_threshold_dbfs: args.silence_db,
-        quick_windows: args.quick.then_some(args.windows as usize),
-        quick_max_standard_error: (args.quick && args.max_error > 0.0).then_some(args.max_error),
+        quick_windows: args.quick.windows(),
+        quick_max_standard_error: args.quick.max_standard_error(),
         ..AnalysisSettings::default()
     };
     let mut paths = args.paths.clone();

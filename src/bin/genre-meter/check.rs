@@ -7,7 +7,6 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use genre_meter::cache::{AnalysisCache, analyze_files_cached, counters};
-use genre_meter::engine::quick::{DEFAULT_QUICK_MAX_STANDARD_ERROR, DEFAULT_QUICK_WINDOWS};
 use genre_meter::engine::{AnalysisSettings, Manifest, model};
 use genre_meter::playlist::check::{EntryCheck, Flag, FormatRules, genre_indices, judge};
 use genre_meter::playlist::silence::{LevelProfile, level_profile};
@@ -15,7 +14,7 @@ use genre_meter::playlist::{self, EntryTarget};
 use genre_meter::report::{Report, ReportRow, render};
 use serde_json::json;
 
-use crate::analyze::parse_max_error;
+use crate::analyze::QuickArgs;
 use crate::tag::parse_probability;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -59,18 +58,8 @@ pub struct CheckArgs {
     /// Files analysed at once (default: all cores).
     #[arg(long, short)]
     pub jobs: Option<usize>,
-    /// Quick mode: classify a few windows spread over each track and decode only those
-    /// (see docs/scale-out.md). The expected-genre share comes from those windows and genre
-    /// changes are judged between them only; dead air still reads every sample.
-    #[arg(long)]
-    pub quick: bool,
-    /// Windows per track in quick mode (with --max-error: the most windows).
-    #[arg(long, requires = "quick", default_value_t = DEFAULT_QUICK_WINDOWS as u32, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub windows: u32,
-    /// Adaptive quick mode: add windows (4 at a time, up to --windows) until the standard
-    /// error of every whole-track probability is at most this; 0: always --windows windows.
-    #[arg(long, requires = "quick", default_value_t = DEFAULT_QUICK_MAX_STANDARD_ERROR, value_parser = parse_max_error)]
-    pub max_error: f32,
+    #[command(flatten)]
+    pub quick: QuickArgs,
 }
 
 /// Model label indices of the expected genres (case-insensitive), or an error naming the
@@ -125,8 +114,8 @@ pub fn run(args: CheckArgs) -> ExitCode {
     };
     let settings = AnalysisSettings {
         silence_threshold_dbfs: args.silence_db,
-        quick_windows: args.quick.then_some(args.windows as usize),
-        quick_max_standard_error: (args.quick && args.max_error > 0.0).then_some(args.max_error),
+        quick_windows: args.quick.windows(),
+        quick_max_standard_error: args.quick.max_standard_error(),
         ..AnalysisSettings::default()
     };
 

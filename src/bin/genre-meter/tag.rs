@@ -7,14 +7,13 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use genre_meter::cache::{AnalysisCache, analyze_files_cached, content_sha256, counters};
 use genre_meter::engine::batch::collect_audio_files;
-use genre_meter::engine::quick::{DEFAULT_QUICK_MAX_STANDARD_ERROR, DEFAULT_QUICK_WINDOWS};
 use genre_meter::engine::{AnalysisSettings, Manifest, model};
 use genre_meter::library::{GenreUpdate, LibraryError, read_genre_tags, write_genre_tags};
 use genre_meter::playlist::{self, EntryTarget};
 use genre_meter::playlist::check::genre_indices;
 use serde_json::json;
 
-use crate::analyze::parse_max_error;
+use crate::analyze::QuickArgs;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TagFormat {
@@ -51,17 +50,8 @@ pub struct TagArgs {
     pub jobs: Option<usize>,
     #[arg(long, value_enum, default_value = "table")]
     pub format: TagFormat,
-    /// Quick mode: classify a few windows spread over each track and decode only those
-    /// (the whole-track genre agrees with full analysis; see docs/scale-out.md).
-    #[arg(long)]
-    pub quick: bool,
-    /// Windows per track in quick mode (with --max-error: the most windows).
-    #[arg(long, requires = "quick", default_value_t = DEFAULT_QUICK_WINDOWS as u32, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub windows: u32,
-    /// Adaptive quick mode: add windows (4 at a time, up to --windows) until the standard
-    /// error of every whole-track probability is at most this; 0: always --windows windows.
-    #[arg(long, requires = "quick", default_value_t = DEFAULT_QUICK_MAX_STANDARD_ERROR, value_parser = parse_max_error)]
-    pub max_error: f32,
+    #[command(flatten)]
+    pub quick: QuickArgs,
 }
 
 pub fn parse_probability(s: &str) -> Result<f32, String> {
@@ -134,8 +124,8 @@ pub fn run(args: TagArgs) -> ExitCode {
         }
     };
     let settings = AnalysisSettings {
-        quick_windows: args.quick.then_some(args.windows as usize),
-        quick_max_standard_error: (args.quick && args.max_error > 0.0).then_some(args.max_error),
+        quick_windows: args.quick.windows(),
+        quick_max_standard_error: args.quick.max_standard_error(),
         ..AnalysisSettings::default()
     };
     let (files, problems) = expand_inputs(&args.paths);
