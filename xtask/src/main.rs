@@ -230,7 +230,15 @@ fn validators(root: &Path, build: Build) -> Result<(), String> {
     }
     let started = std::time::Instant::now();
     // The dev profile, as the tests: no second (release) build of the whole plugin.
-    let built = ["libgenre_meter_plugin.so", "genre-meter-plugin"].map(|f| root.join("target/debug").join(f));
+    let debug = root.join("target/debug");
+    let built = ["libgenre_meter_plugin.so", "genre-meter-plugin"].map(|f| debug.join(f));
+    // A test build leaves the plugin library in `deps/` only (the tests load it from there);
+    // the bundler takes it from `target/debug`.
+    let from_deps = debug.join("deps/libgenre_meter_plugin.so");
+    if build == Build::FromTests && from_deps.is_file() {
+        let _ = std::fs::remove_file(&built[0]);
+        std::fs::copy(&from_deps, &built[0]).map_err(|e| format!("copying {} to {}: {e}", from_deps.display(), built[0].display()))?;
+    }
     if build == Build::FromTests && built.iter().all(|f| f.is_file()) {
         std::env::set_current_dir(root).map_err(|e| format!("entering {}: {e}", root.display()))?;
         nice_plug_xtask::bundle(&root.join("target"), "genre-meter-plugin", &[], false)
