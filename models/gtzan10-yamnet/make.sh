@@ -18,15 +18,8 @@
 #   models/gtzan10-yamnet/make.sh            (needs ../shared, or GTZAN_LIST=<tracks.csv>)
 # Uses target/release/genre-meter (built if missing) or $GENRE_METER_BIN.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-list=${GTZAN_LIST:-../shared/data/gtzan/tracks.csv}
-bin=${GENRE_METER_BIN:-target/release/genre-meter}
-[ -f "$list" ] || { echo "error: $list not found: this needs ../shared (or GTZAN_LIST=<tracks.csv>)" >&2; exit 2; }
-[ -x "$bin" ] || cargo build --release --bin genre-meter
 fig=models/gtzan10-yamnet/figures
-read -r pooling l2 hop < <(python3 -c "import json; s=json.load(open('$fig/settings.json')); print(s['pooling'], s['l2'], s['hop_seconds'])")
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/../head_env.sh"
 common=(--backbone yamnet --pooling "$pooling" --l2 "$l2" --hop "$hop")
 
 # 2. fitted on train, scored on valid

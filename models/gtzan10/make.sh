@@ -18,16 +18,8 @@
 # Uses target/release/genre-meter (built if missing) or $GENRE_METER_BIN. Embeddings are
 # cached in the user data folder, so only the first run is slow.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-list=${GTZAN_LIST:-../shared/data/gtzan/tracks.csv}
-bin=${GENRE_METER_BIN:-target/release/genre-meter}
-[ -f "$list" ] || { echo "error: $list not found: this needs ../shared (or GTZAN_LIST=<tracks.csv>)" >&2; exit 2; }
-[ -x "$bin" ] || cargo build --release --bin genre-meter
 fig=models/gtzan10/figures
-settings=$fig/settings.json
-read -r pooling l2 hop < <(python3 -c "import json,sys; s=json.load(open('$settings')); print(s['pooling'], s['l2'], s['hop_seconds'])")
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/../head_env.sh"
 common=(--backbone musicnn --pooling "$pooling" --l2 "$l2" --hop "$hop")
 
 # 2. fitted on train, scored on valid
