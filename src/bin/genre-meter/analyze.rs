@@ -125,12 +125,9 @@ fn parse_hop(s: &str) -> Result<HopArg, String> {
 }
 
 pub fn run(args: AnalyzeArgs) -> ExitCode {
-    let entry = match model::resolve(&args.model) {
+    let entry = match crate::resolve_model(&args.model) {
         Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let settings = AnalysisSettings {
         hop_seconds: match args.hop {

@@ -86,12 +86,9 @@ fn expected_indices(model: &Manifest, expect: &[String]) -> Result<Vec<usize>, S
 }
 
 pub fn run(args: CheckArgs) -> ExitCode {
-    let entry = match model::resolve(&args.model) {
+    let entry = match crate::resolve_model(&args.model) {
         Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let model = entry.manifest.clone();
     let expected = match expected_indices(&model, &args.expect) {

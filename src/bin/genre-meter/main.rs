@@ -54,6 +54,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// The model a command names, or the exit code after saying why it cannot be used
+/// (`analyze`, `tag` and `check` all start this way).
+fn resolve_model(spec: &str) -> Result<model::ModelEntry, ExitCode> {
+    model::resolve(spec).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
+}
+
 fn list_models() -> ExitCode {
     let (entries, problems) = model::catalogue();
     println!("Models (user folder: {}):", model::user_models_dir().display());

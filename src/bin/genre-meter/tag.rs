@@ -116,12 +116,9 @@ pub fn chosen_genres(model: &Manifest, p: &[f32], top: usize, min_confidence: f3
 }
 
 pub fn run(args: TagArgs) -> ExitCode {
-    let entry = match model::resolve(&args.model) {
+    let entry = match crate::resolve_model(&args.model) {
         Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let settings = AnalysisSettings {
         quick_windows: args.quick.windows(),
