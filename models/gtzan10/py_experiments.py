@@ -188,7 +188,7 @@ def run_figures(head, tracks, keys, run):
     return figures(head(np.stack(X)), np.array(y))
 
 
-def track_level(tracks, keys, stat, hop_valid=187, kind="logistic", extra_train=(), extra_valid=(), runs=(), fixed_C=None, grid=None):
+def track_level(tracks, keys, stat, hop_valid=187, kind="logistic", extra_train=(), extra_valid=(), runs=(), fixed_C=None, cs=None):
     tr = [t for t in tracks if t["split"] == "train"]
     va = [t for t in tracks if t["split"] == "valid"]
     Xtr = np.stack([track_feature(t, keys, stat, 187) for t in list(tr) + list(extra_train)])
@@ -197,7 +197,7 @@ def track_level(tracks, keys, stat, hop_valid=187, kind="logistic", extra_train=
     yva = np.array([t["genre"] for t in va])
     best = None
     grid = {}
-    for C in ([fixed_C] if fixed_C is not None else grid or GRIDS[kind]):
+    for C in ([fixed_C] if fixed_C is not None else cs or GRIDS[kind]):
         head = fit(Xtr, ytr, C, kind)
         p = head(Xva)
         f = figures(p, yva)
@@ -340,7 +340,7 @@ def group_subtrack(tracks, have_vgg):
             ext_va = [s for t in tracks if t["split"] == "valid" for s in subtracks(t, keys, n, sizes, mode, 8)]
         else:
             label, ext_tr, ext_va = "emb mean (kept, no sub-tracks)", [], []
-        r, p, y = track_level(tracks, keys, stat, extra_train=ext_tr, extra_valid=ext_va, runs=(3,), grid=CS_SUBTRACK)
+        r, p, y = track_level(tracks, keys, stat, extra_train=ext_tr, extra_valid=ext_va, runs=(3,), cs=CS_SUBTRACK)
         r["at_each_C"] = {}
         for C in CS_SUBTRACK:
             rc, _, _ = track_level(tracks, keys, stat, extra_train=ext_tr, extra_valid=ext_va, runs=(3,), fixed_C=C)
