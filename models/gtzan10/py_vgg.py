@@ -18,8 +18,8 @@ Writes one .npz per track and model into OUT/<model>/ with, per 3 s patch (hop 1
   p5mean_187  [n, 128]  pool5 averaged over its 2 time positions
   p4mean_187, p4max_187, p3mean_187, p3max_187  [n, 128]  pool4 / pool3 averaged / maxed
                         over time and frequency
-and prints the TensorFlow cost per patch (one thread, batch = the clip's patches), with
-MSD_musicnn's cost in the same harness for comparison (`--time`).
+and, with `--time N`, prints the TensorFlow CPU time per patch (one thread, batch 1, median of N), with
+MSD_musicnn's in the same harness for comparison.
 
 Usage: python py_vgg.py ../shared/data/gtzan/tracks.csv OUT_DIR
        [--models MSD_vgg MTT_vgg] [--check 2] [--time 60]   (pinned musicnn env)
@@ -27,7 +27,6 @@ Usage: python py_vgg.py ../shared/data/gtzan/tracks.csv OUT_DIR
 import argparse
 import csv
 import os
-import sys
 import time
 import warnings
 
