@@ -70,17 +70,20 @@ def main():
         a, speed_a, cpu_a = float_run(args, float_model, files)
         b, _, speed_b, cpu_b = run(args.bin, args.home, int8_model, files, args.jobs, args.hop)
         both = [p for p in a if a[p]["ok"] and p in b and b[p]["ok"]]
-        diffs = sorted(max(abs(a[p]["probabilities"][k] - b[p]["probabilities"][k]) for k in a[p]["probabilities"])
-                       for p in both)
+        largest = {p: max(abs(a[p]["probabilities"][k] - b[p]["probabilities"][k]) for k in a[p]["probabilities"])
+                   for p in both}
+        diffs = sorted(largest.values())
+        worst = max(largest, key=largest.get)
         agree = sum(a[p]["top"][0]["label"] == b[p]["top"][0]["label"] for p in both)
         top5 = sum(top_labels(a[p], 5) == top_labels(b[p], 5) for p in both)
         n = len(diffs)
         print(f"{float_model} vs {int8_model} on {n} {args.split} clips (--hop {args.hop}): largest whole-track "
-              f"probability difference median {diffs[n // 2]:.4f}, p90 {diffs[int(0.9 * (n - 1))]:.4f}, max {diffs[-1]:.4f}; "
+              f"probability difference median {diffs[n // 2]:.4f}, p90 {diffs[int(0.9 * (n - 1))]:.4f}, max {diffs[-1]:.4f} "
+              f"({os.path.basename(worst)}); "
               f"{sum(d <= 0.02 for d in diffs)}/{n} within 0.02; top {'genre tag' if 'musicnn' in float_model else 'genre'} "
               f"equal on {agree}/{n}; top-5 label set equal on {top5}/{n}; "
               f"CPU float {cpu_a:.1f} s, int8 {cpu_b:.1f} s; speed float {speed_a:.0f}x, int8 {speed_b:.0f}x real time "
-              f"({args.jobs} job(s))", flush=True)
+              f"({args.jobs} job(s); float 'nan': its run was kept from an earlier call)", flush=True)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,11 @@ batch 1) and how far the variants' outputs are from the float model's.
     /work/venvs/musicnn/bin/python benches/python/bench_musicnn_int8.py --patches /tmp/heldout.npz \\
         models/msd-musicnn/msd_musicnn.onnx /tmp/gm-qdq/models/msd-musicnn-int8/msd_musicnn_int8.onnx ...
 
-The first model is the reference. `--patches` is an .npz of float32 patches [n, 187, 96], e.g.
-the held-out train patches written by quantize_musicnn.py's `cached_patches` (train clips the
-calibration did not use), with `--patches-per-clip` of them per clip in order: the "clip"
+The first model is the reference. `--patches` is an .npz of float32 patches [n, 187, 96],
+`--patches-per-clip` of them per clip in order; when the file does not exist it is made from 36
+GTZAN *train* clips that quantize_musicnn.py's calibration does not use (every 6th line of the
+split from the second; the calibration takes every 3rd from the first), 3 patches each, with
+the same front-end, so that neither valid nor the calibration data choose a variant. The "clip"
 figures average those patches as the engine averages a track's windows (tags: mean of the
 patches' probabilities; gtzan10: its head on the mean embedding).
 CPU time is read with time.process_time around each `run`, so other load on the machine
@@ -51,7 +53,12 @@ def main():
                     help="timing rounds; each runs every model on --timed patches (0: accuracy only)")
     ap.add_argument("--timed", type=int, default=30, help="patches per model per round")
     ap.add_argument("--head", default=os.path.join(HERE, "..", "..", "models", "gtzan10", "head.onnx"))
+    ap.add_argument("--gtzan", default=os.path.join(os.environ.get("GENRE_METER_SHARED", "../shared"), "data/gtzan"))
     args = ap.parse_args()
+    if not os.path.exists(args.patches):
+        from quantize_musicnn import cached_patches
+
+        cached_patches(args.patches, args.gtzan, "train", 36, args.patches_per_clip, first=1)
     patches = np.load(args.patches)["patches"].astype(np.float32)
     sessions = [session(m) for m in args.models]
     head = session(args.head)
