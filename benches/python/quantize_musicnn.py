@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """int8 experiment: quantises msd-musicnn's ONNX graph with ONNX Runtime (dynamic
-quantisation, or with --static static QDQ quantisation calibrated on GTZAN train clips) and installs it, with a copy of the gtzan10 head on top, as user models `msd-musicnn-int8`
-and `gtzan10-int8` under GENRE_METER_HOME, so that the CLI can compare it with the float model:
+quantisation, or with --static static QDQ quantisation calibrated on GTZAN train clips) and
+installs it, with a copy of the gtzan10 head on top, as user models `msd-musicnn-int8` and
+`gtzan10-int8` under GENRE_METER_HOME, so that the CLI can compare it with the float model:
 
     /work/venvs/musicnn/bin/python benches/python/quantize_musicnn.py --home /tmp/gm-int8
     GENRE_METER_HOME=/tmp/gm-int8 target/release/genre-meter analyze --model gtzan10-int8 ...
@@ -11,7 +12,10 @@ fuses the QuantizeLinear/DequantizeLinear pairs around Conv and MatMul into QLin
 QLinearMatMul kernels):
 
     /work/venvs/musicnn/bin/python benches/python/quantize_musicnn.py --home /tmp/gm-qdq \
-        --static --calibrate percentile --calibration-cache /tmp/calib.npz
+        --static --calibrate minmax --calibration-cache /tmp/calib.npz \
+        --ranges-cache /tmp/ranges-minmax.json --quantise-nodes n24_Conv,n25_Relu
+
+Measured variants and figures: docs/scale-out.md, "int8 musicnn: measured, not shipped".
 
 The calibration patches are musicnn's own front-end (librosa 0.8.1, as models/gtzan10/py_features.py)
 on clips of the *train* split of GTZAN's tracks.csv only, so that valid stays unseen;
