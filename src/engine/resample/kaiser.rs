@@ -486,10 +486,48 @@ fn dot_interleaved(ws: &[&[f32]; BLOCK_OUTPUTS], xs: &[&[f32]; BLOCK_OUTPUTS]) -
     dot_interleaved_portable(ws, xs)
 }
 
+/// [`dot_interleaved_portable`] in AVX registers, one per output (the compiler does not keep
+/// four arrays of lanes in registers by itself): a register's 8 lanes are `dot`'s 8 lanes,
+/// multiplied and added separately (no fused multiply-add), so the bits are the same.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
 unsafe fn dot_interleaved_avx(ws: &[&[f32]; BLOCK_OUTPUTS], xs: &[&[f32]; BLOCK_OUTPUTS]) -> [f32; BLOCK_OUTPUTS] {
-    dot_interleaved_portable(ws, xs)
+    use std::arch::x86_64::{__m256, _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_setzero_ps, _mm256_storeu_ps};
+    const _: () = assert!(BLOCK_OUTPUTS == 4, "one register per output below");
+    let full: [usize; BLOCK_OUTPUTS] = std::array::from_fn(|k| {
+        assert_eq!(ws[k].len(), xs[k].len(), "one sample per weight");
+        ws[k].len() / 8 * 8
+    });
+    let common = full.iter().copied().min().unwrap_or(0);
+    // SAFETY (every load): `c + 8 <= full[k] <= ws[k].len() == xs[k].len()`.
+    let mac = |acc: __m256, k: usize, c: usize| unsafe {
+        let w = _mm256_loadu_ps(ws[k].as_ptr().add(c));
+        let x = _mm256_loadu_ps(xs[k].as_ptr().add(c));
+        _mm256_add_ps(acc, _mm256_mul_ps(w, x))
+    };
+    let (mut a0, mut a1, mut a2, mut a3) = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
+    let mut c = 0;
+    while c < common {
+        a0 = mac(a0, 0, c);
+        a1 = mac(a1, 1, c);
+        a2 = mac(a2, 2, c);
+        a3 = mac(a3, 3, c);
+        c += 8;
+    }
+    let mut result = [0.0f32; BLOCK_OUTPUTS];
+    for (k, mut acc) in [a0, a1, a2, a3].into_iter().enumerate() {
+        let mut c = common;
+        while c < full[k] {
+            acc = mac(acc, k, c);
+            c += 8;
+        }
+        let mut l = [0.0f32; 8];
+        // SAFETY: `l` holds 8 floats.
+        unsafe { _mm256_storeu_ps(l.as_mut_ptr(), acc) };
+        let tail: f32 = ws[k][full[k]..].iter().zip(&xs[k][full[k]..]).map(|(a, b)| a * b).sum();
+        result[k] = ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7])) + tail;
+    }
+    result
 }
 
 #[inline(always)]
