@@ -2,12 +2,13 @@
 //! Python peers): prints the engine's speed and memory figures next to musicnn's Python
 //! pipeline measured in the same run on the same files.
 //!
-//! Sections: `frontend`, `resample`, `inference`, `files`, `memory`, `workers`, `quick`, `optlevel`
-//! (default: all).
+//! Sections: `frontend`, `resample`, `inference`, `files`, `memory`, `workers`, `quick`,
+//! `quick-stages`, `optlevel` (default: all).
 //! `workers`: peak RSS and speed per worker and for a whole 2-job run, for each ONNX Runtime
 //! session setup (arena, memory pattern, one shared session); `quick`: `analyze --quick` on
 //! long tracks (`GENRE_METER_BENCH_LONG`, default /tmp/gm-long/mp3, made by
-//! scale-out/make_long_tracks.py).
+//! scale-out/make_long_tracks.py); `quick-stages`: CPU time per quick-mode window of each stage
+//! (seek + decode, resampler built or reset, resampling, log-mel, inference) on the same tracks.
 //! Environment: `GENRE_METER_BENCH_PYTHON` = a Python with librosa + TensorFlow + musicnn
 //! (see benches/python/requirements.txt) to run the peers; `GENRE_METER_BENCH_FILES` = a
 //! folder of audio (default: ../shared/data/gtzan/audio, else synthesised clips).
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use genre_meter::engine::batch::{analyze_files, collect_audio_files};
+use genre_meter::engine::decode::AudioDecoder;
 use genre_meter::engine::logmel::LogMel;
 use genre_meter::engine::manifest::ResamplerKind;
 use genre_meter::engine::resample::{KaiserBestResampler, StreamResampler};
@@ -59,6 +61,9 @@ fn main() {
     }
     if wants("quick") {
         quick();
+    }
+    if wants("quick-stages") {
+        quick_stages();
     }
     if wants("optlevel") {
         optlevel();
@@ -266,22 +271,122 @@ fn quick() {
     let settings = AnalysisSettings { quick_windows: Some(windows), ..Default::default() };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     for jobs in [1, cores] {
-        let t = Instant::now();
+        let (t, cpu) = (Instant::now(), process_cpu_seconds());
         let results = analyze_files(&files, &entry, &settings, Some(jobs), |_, _| {}).unwrap();
-        let wall = t.elapsed().as_secs_f64();
+        let (wall, cpu) = (t.elapsed().as_secs_f64(), process_cpu_seconds() - cpu);
         let ok: Vec<_> = results.iter().filter_map(|r| r.outcome.as_ref().ok()).collect();
         let audio: f64 = ok.iter().map(|a| a.summary.duration_seconds).sum();
         let inference: f64 = ok.iter().map(|a| a.inference_seconds).sum();
+        let read: usize = ok.iter().map(|a| a.summary.windows).sum();
         println!(
-            "quick: {} tracks ({:.1} min each) in {}, --quick --windows {windows}, {jobs} job(s): {wall:.2} s = {:.0}x real time ({:.1} files/s); inference {:.0} % of the work",
+            "quick: {} tracks ({:.1} min each) in {}, --quick --windows {windows}, {jobs} job(s): {wall:.2} s = {:.0}x real time ({:.1} files/s); inference {:.0} % of the work; CPU {cpu:.2} s = {:.1} ms per window (model loads included)",
             ok.len(),
             audio / ok.len().max(1) as f64 / 60.0,
             dir.display(),
             audio / wall,
             ok.len() as f64 / wall,
-            100.0 * inference / (wall * jobs as f64)
+            100.0 * inference / (wall * jobs as f64),
+            1e3 * cpu / read.max(1) as f64
         );
     }
+}
+
+/// CPU nanoseconds this thread has run (Linux schedstat): stage costs that stay valid when
+/// other processes share the cores.
+fn thread_cpu_ns() -> u64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    stat.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+/// Quick mode's stages on the regions it reads (default window count, the long tracks of
+/// `quick`), one thread, in CPU time per window: what a window costs outside inference, and
+/// the resampler built per region with one output per pass (as before) against one reset
+/// resampler computing four outputs per pass (now). Every region's output is checked equal.
+fn quick_stages() {
+    let dir = std::env::var_os("GENRE_METER_BENCH_LONG").map_or_else(|| PathBuf::from("/tmp/gm-long/mp3"), PathBuf::from);
+    let (files, _) = collect_audio_files(&[dir.clone()]);
+    if files.is_empty() {
+        println!("quick-stages: no tracks in {} (make them: python3 scale-out/make_long_tracks.py), skipped", dir.display());
+        return;
+    }
+    // The default model (quick mode's, gtzan10: musicnn and a head), not the bench's msd-musicnn.
+    let model = Arc::new(model::resolve(model::DEFAULT_MODEL).unwrap().load().unwrap());
+    let fe = model.manifest().frontend.clone();
+    let windows = genre_meter::engine::quick::DEFAULT_QUICK_WINDOWS;
+    let patch = fe.patch_seconds();
+    // [open, seek + decode, build resampler, resample one by one, reset, resample blocked, log-mel, inference]
+    let mut ns = [0u64; 8];
+    let (mut regions, mut early_frames) = (0usize, 0usize);
+    let mut logmel = LogMel::new(&fe);
+    let (mut region, mut before, mut after, mut frames, mut energies) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut reused: Option<StreamResampler> = None;
+    let mut clock = thread_cpu_ns();
+    let mut lap = |slot: usize, ns: &mut [u64; 8]| {
+        let now = thread_cpu_ns();
+        ns[slot] += now - clock;
+        clock = now;
+    };
+    for path in &files {
+        let mut dec = AudioDecoder::open(path).unwrap();
+        let rate = dec.sample_rate_hz();
+        let duration = dec.total_frames().unwrap() as f64 / rate as f64;
+        lap(0, &mut ns);
+        let region_frames = ((patch + 0.05) * rate as f64).ceil() as usize;
+        for start_s in genre_meter::engine::quick::region_starts(duration, patch, windows) {
+            region.clear();
+            let start = (start_s * rate as f64).round() as u64;
+            let early = dec.seek_frame(start).unwrap() as usize;
+            early_frames += early;
+            while region.len() < early + region_frames && dec.next_chunk(&mut region).unwrap() {}
+            region.drain(..early.min(region.len()));
+            region.truncate(region_frames);
+            lap(1, &mut ns);
+            let fresh = KaiserBestResampler::new(rate, fe.sample_rate_hz);
+            lap(2, &mut ns);
+            before.clear();
+            let mut fresh = fresh.one_output_per_pass();
+            fresh.push(&region, &mut before);
+            fresh.finish(&mut before);
+            lap(3, &mut ns);
+            let r = reused.get_or_insert_with(|| StreamResampler::new(fe.resampler, rate, fe.sample_rate_hz));
+            r.reset();
+            lap(4, &mut ns);
+            after.clear();
+            r.push(&region, &mut after);
+            r.finish(&mut after);
+            lap(5, &mut ns);
+            assert!(before.len() == after.len() && before.iter().zip(&after).all(|(a, b)| a.to_bits() == b.to_bits()));
+            logmel.reset();
+            frames.clear();
+            energies.clear();
+            logmel.push(&after, &mut frames, &mut energies);
+            logmel.finish(&mut frames, &mut energies);
+            lap(6, &mut ns);
+            std::hint::black_box(model.infer(&frames[..model.patch_len()], 1).unwrap());
+            lap(7, &mut ns);
+            regions += 1;
+        }
+    }
+    let ms = |slot: usize| ns[slot] as f64 / 1e6 / regions.max(1) as f64;
+    println!(
+        "quick-stages: {regions} windows of {} tracks, 1 thread, CPU ms per window: open {:.2}, seek + decode {:.2}, \
+         resampler before (build {:.2} + one output per pass {:.2} = {:.2}), now (reset {:.3} + four per pass {:.2} = {:.2}), \
+         log-mel {:.2}, inference {:.2}; outside inference now {:.2}, before {:.2}; decoded before the region: {:.0} frames a window",
+        files.len(),
+        ms(0),
+        ms(1),
+        ms(2),
+        ms(3),
+        ms(2) + ms(3),
+        ms(4),
+        ms(5),
+        ms(4) + ms(5),
+        ms(6),
+        ms(7),
+        ms(0) + ms(1) + ms(4) + ms(5) + ms(6),
+        ms(0) + ms(1) + ms(2) + ms(3) + ms(6),
+        early_frames as f64 / regions.max(1) as f64,
+    );
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {
@@ -418,9 +523,9 @@ fn resample() {
             }
         }
         println!("{}", line.trim_end_matches(';'));
-        if rate % fe.sample_rate_hz == 0 {
-            // An integer ratio takes the blocked path; time the one-output-at-a-time path it
-            // replaced on the same input in the same run.
+        {
+            // Time the one-output-at-a-time path the blocked paths replaced (shared weights for
+            // an integer ratio, side-by-side dot products otherwise) on the same input.
             let mut medians = Vec::new();
             for blocked in [false, true] {
                 let ms = timed(10, || {

@@ -243,8 +243,9 @@ impl Analyzer {
 
     /// Forgets the stream and the running whole-piece average.
     pub fn reset(&mut self) {
-        let fe = self.model.manifest().frontend.clone();
-        self.resampler = StreamResampler::new(fe.resampler, self.input_rate_hz, fe.sample_rate_hz);
+        // Keeps the resampler's filter weights and the log-mel's FFT plan and filterbank:
+        // quick mode resets once per region.
+        self.resampler.reset();
         self.logmel.reset();
         self.frames.clear();
         self.energies.clear();

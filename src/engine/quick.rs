@@ -65,7 +65,8 @@ impl Reader {
         }
     }
 
-    /// Appends up to `len` mono frames starting at frame `start` to `out`.
+    /// Appends up to `len` mono frames starting at frame `start` to `out` (whose capacity is
+    /// reused from region to region: a region of 44.1 kHz audio is half a megabyte).
     fn region(
         &mut self,
         path: &Path,
@@ -76,15 +77,16 @@ impl Reader {
         if let Reader::Seek(decoder) = self {
             match decoder.seek_frame(start) {
                 Ok(early) => {
-                    let mut got = Vec::with_capacity(len + early as usize);
-                    while got.len() < early as usize + len {
-                        if !decoder.next_chunk(&mut got)? {
+                    // Decoded straight into `out`; the frames before `start` are then dropped.
+                    let base = out.len();
+                    while out.len() - base < early as usize + len {
+                        if !decoder.next_chunk(out)? {
                             break;
                         }
                     }
-                    let from = (early as usize).min(got.len());
-                    let to = (from + len).min(got.len());
-                    out.extend_from_slice(&got[from..to]);
+                    let from = base + (early as usize).min(out.len() - base);
+                    out.drain(base..from);
+                    out.truncate(base + len);
                     return Ok(());
                 }
                 // Not seekable (or the seek failed part-way): decode the stream from the start.
@@ -278,18 +280,19 @@ pub fn analyze_file_quick(
     let patch_seconds = fe.patch_seconds();
     let decoder = AudioDecoder::open(path)?;
     let rate = decoder.sample_rate_hz();
-    let total_frames = match decoder.total_frames() {
-        Some(n) => {
-            drop(decoder);
-            n
-        }
-        None => decoder.count_frames_by_packets()?,
+    // The decoder that read the length is kept unless counting the length consumed it.
+    let (total_frames, decoder) = match decoder.total_frames() {
+        Some(n) => (n, Some(decoder)),
+        None => (decoder.count_frames_by_packets()?, None),
     };
     let duration_seconds = total_frames as f64 / rate as f64;
     if duration_seconds <= windows as f64 * patch_seconds {
         return analyze_file(path, model, &full);
     }
-    let decoder = AudioDecoder::open(path)?;
+    let decoder = match decoder {
+        Some(d) => d,
+        None => AudioDecoder::open(path)?,
+    };
     let mut reader = if decoder.seeks_accurately() {
         Reader::Seek(decoder)
     } else {
@@ -312,7 +315,8 @@ pub fn analyze_file_quick(
     };
     let mut analyzer = Analyzer::new(model.clone(), rate, region_settings);
     let region_frames = ((patch_seconds + REGION_MARGIN_SECONDS) * rate as f64).ceil() as usize;
-    let mut samples = Vec::with_capacity(region_frames);
+    let mut samples = Vec::with_capacity(region_frames + 8192);
+    let mut got = Vec::with_capacity(1);
     let mut found: Vec<WindowPrediction> = Vec::with_capacity(windows);
     let mut non_finite = 0;
     let span = (duration_seconds - patch_seconds).max(0.0);
@@ -332,13 +336,13 @@ pub fn analyze_file_quick(
                 continue;
             }
             analyzer.reset();
-            let mut got = Vec::with_capacity(1);
+            got.clear();
             analyzer.push(&samples, &mut got)?;
             let summary = analyzer.finish(&mut got)?;
             non_finite += summary.non_finite_samples;
             let offset = start as f64 / rate as f64;
             // A region cut short by the end of a damaged stream gives no full window: skipped.
-            if let Some(mut w) = got.into_iter().next().filter(|_| !summary.repeat_padded) {
+            if let Some(mut w) = got.drain(..).next().filter(|_| !summary.repeat_padded) {
                 w.start_seconds += offset;
                 w.end_seconds += offset;
                 found.push(w);

@@ -46,6 +46,17 @@ impl FftResampler {
         }
     }
 
+    /// Forgets the stream, as for a new one, keeping the FFT plans and filter.
+    pub fn reset(&mut self) {
+        if let Some(r) = self.inner.as_mut() {
+            r.reset();
+        }
+        self.pending.clear();
+        self.delay_left = self.inner.as_ref().map_or(0, |r| r.output_delay());
+        self.frames_in = 0;
+        self.frames_out = 0;
+    }
+
     pub fn rate_in(&self) -> u32 {
         self.rate_in
     }

@@ -24,7 +24,11 @@
 //! An integer ratio (48 kHz → 16 kHz is 3:1) has one position: every output uses the same
 //! weights on input shifted by the ratio, so [`dot_block`] computes `BLOCK_OUTPUTS` outputs per
 //! pass over the weights (each weight loaded once, independent accumulators), lane for lane
-//! the same arithmetic as [`dot`], hence the same bits.
+//! the same arithmetic as [`dot`], hence the same bits. Other ratios (44.1 kHz → 16 kHz has 160
+//! positions) compute `BLOCK_OUTPUTS` consecutive outputs per pass with [`dot_interleaved`]:
+//! each with its own weights, but their accumulator chains run side by side instead of one
+//! after another (one output's 276 multiply-adds are a chain of dependent additions), again
+//! lane for lane what [`dot`] computes.
 
 use std::sync::OnceLock;
 
@@ -49,7 +53,8 @@ pub const KAISER_BEST: KaiserSincSpec =
 /// 160 positions × 276 weights.
 const MAX_BANK_WEIGHTS: usize = 1 << 20;
 
-/// Outputs computed per pass over the weights when the ratio has one position.
+/// Outputs computed per pass: over shared weights when the ratio has one position, side by
+/// side otherwise.
 const BLOCK_OUTPUTS: usize = 4;
 
 /// Input consumed before the history buffer is compacted.
@@ -192,7 +197,7 @@ pub struct KaiserBestResampler {
     phases: u64,
     input_step: u64,
     bank: Option<PhaseBank>,
-    /// Integer ratio: outputs in blocks of `BLOCK_OUTPUTS` (off only in a test).
+    /// Outputs in blocks of `BLOCK_OUTPUTS` (off only in tests and the bench's comparison).
     blocked: bool,
     max_left: usize,
     max_right: usize,
@@ -233,7 +238,7 @@ impl KaiserBestResampler {
             time_increment: 1.0 / ratio,
             phases,
             input_step,
-            blocked: phases == 1,
+            blocked: true,
             bank,
             max_left,
             max_right,
@@ -246,6 +251,18 @@ impl KaiserBestResampler {
         }
     }
 
+    /// Forgets the stream, as for a new one, keeping the filter weights: the next output is
+    /// bit for bit what a newly built resampler gives (quick mode resamples one region after
+    /// another with one resampler; building the weights costs about as much as resampling
+    /// a tenth of a second).
+    pub fn reset(&mut self) {
+        self.history.clear();
+        self.history.resize(self.max_left, 0.0);
+        self.history_start = -(self.max_left as i64);
+        self.frames_in = 0;
+        self.next_out = 0;
+    }
+
     pub fn rate_in(&self) -> u32 {
         self.rate_in
     }
@@ -254,8 +271,8 @@ impl KaiserBestResampler {
         self.rate_out
     }
 
-    /// The same resampler computing integer-ratio outputs one at a time, as it did before
-    /// the blocked path: the same samples, slower. For `cargo bench --bench pipeline --
+    /// The same resampler computing outputs one at a time, as it did before the blocked
+    /// paths: the same samples, slower. For `cargo bench --bench pipeline --
     /// resample`, which times both in one run.
     pub fn one_output_per_pass(mut self) -> Self {
         self.blocked = false;
@@ -294,13 +311,14 @@ impl KaiserBestResampler {
 
     fn emit_until(&mut self, end: u64, out: &mut Vec<f32>) {
         while self.next_out < end {
-            if self.blocked && end - self.next_out >= BLOCK_OUTPUTS as u64 && self.emit_block(out) {
-                continue;
+            if self.blocked && end - self.next_out >= BLOCK_OUTPUTS as u64 {
+                let emitted = if self.phases == 1 { self.emit_block(out) } else { self.emit_interleaved(out) };
+                if emitted {
+                    continue;
+                }
             }
             let t = self.next_out;
-            let scaled = t as u128 * self.input_step as u128;
-            let n_exact = (scaled / self.phases as u128) as u64;
-            let phase = (scaled % self.phases as u128) as usize;
+            let (n_exact, phase) = self.position(t);
             // resampy's own f64 time decides n: at an exact input instant it can fall just
             // below, which reads the table at different positions.
             let time = t as f64 * self.time_increment;
@@ -316,6 +334,41 @@ impl KaiserBestResampler {
             out.push(y);
             self.next_out += 1;
         }
+    }
+
+    /// Output `t`'s exact input sample `n = floor(t * M / L)` and its position `r` (the
+    /// fraction `r / L` of an input step).
+    fn position(&self, t: u64) -> (u64, usize) {
+        match t.checked_mul(self.input_step) {
+            Some(scaled) => (scaled / self.phases, (scaled % self.phases) as usize),
+            None => {
+                let scaled = t as u128 * self.input_step as u128;
+                ((scaled / self.phases as u128) as u64, (scaled % self.phases as u128) as usize)
+            }
+        }
+    }
+
+    /// With several positions: the next `BLOCK_OUTPUTS` outputs in one pass of side-by-side
+    /// dot products, when each of them takes its precomputed weights (else `false`, and the
+    /// caller takes them one by one).
+    fn emit_interleaved(&mut self, out: &mut Vec<f32>) -> bool {
+        let Some(bank) = &self.bank else { return false };
+        let mut ws: [&[f32]; BLOCK_OUTPUTS] = [&[]; BLOCK_OUTPUTS];
+        let mut xs: [&[f32]; BLOCK_OUTPUTS] = [&[]; BLOCK_OUTPUTS];
+        for k in 0..BLOCK_OUTPUTS {
+            let t = self.next_out + k as u64;
+            let (n_exact, phase) = self.position(t);
+            // The single-output path's test: resampy's f64 time must agree with the exact n.
+            if phase == 0 && (t as f64 * self.time_increment) as u64 != n_exact {
+                return false;
+            }
+            let first = (n_exact as i64 - bank.left[phase] as i64 + 1 - self.history_start) as usize;
+            ws[k] = &bank.weights[bank.start[phase]..bank.start[phase] + bank.len[phase]];
+            xs[k] = &self.history[first..first + ws[k].len()];
+        }
+        out.extend_from_slice(&dot_interleaved(&ws, &xs));
+        self.next_out += BLOCK_OUTPUTS as u64;
+        true
     }
 
     /// With one position (an integer ratio): the next `BLOCK_OUTPUTS` outputs in one pass,
@@ -357,7 +410,7 @@ impl KaiserBestResampler {
 
     /// Drops input no future output reads.
     fn compact(&mut self) {
-        let next_n = ((self.next_out as u128 * self.input_step as u128) / self.phases as u128) as i64;
+        let next_n = self.position(self.next_out).0 as i64;
         // One sample of slack: resampy's f64 time can put n one below the exact value.
         let keep_from = next_n - self.max_left as i64 - 1;
         let drop = keep_from - self.history_start;
@@ -420,6 +473,94 @@ fn dot_block(w: &[f32], x: &[f32], stride: usize) -> [f32; BLOCK_OUTPUTS] {
 #[target_feature(enable = "avx")]
 unsafe fn dot_block_avx(w: &[f32], x: &[f32], stride: usize) -> [f32; BLOCK_OUTPUTS] {
     dot_block_portable(w, x, stride)
+}
+
+/// `BLOCK_OUTPUTS` dot products of `ws[k]` with `xs[k]` (equal lengths per `k`) computed side by
+/// side, each bit for bit what [`dot`] returns for it (same lanes, same order of sums).
+fn dot_interleaved(ws: &[&[f32]; BLOCK_OUTPUTS], xs: &[&[f32]; BLOCK_OUTPUTS]) -> [f32; BLOCK_OUTPUTS] {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx") {
+        // SAFETY: the CPU supports AVX (checked just above).
+        return unsafe { dot_interleaved_avx(ws, xs) };
+    }
+    dot_interleaved_portable(ws, xs)
+}
+
+/// [`dot_interleaved_portable`] in AVX registers, one per output (the compiler does not keep
+/// four arrays of lanes in registers by itself): a register's 8 lanes are `dot`'s 8 lanes,
+/// multiplied and added separately (no fused multiply-add), so the bits are the same.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn dot_interleaved_avx(ws: &[&[f32]; BLOCK_OUTPUTS], xs: &[&[f32]; BLOCK_OUTPUTS]) -> [f32; BLOCK_OUTPUTS] {
+    use std::arch::x86_64::{__m256, _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_setzero_ps, _mm256_storeu_ps};
+    const _: () = assert!(BLOCK_OUTPUTS == 4, "one register per output below");
+    let full: [usize; BLOCK_OUTPUTS] = std::array::from_fn(|k| {
+        assert_eq!(ws[k].len(), xs[k].len(), "one sample per weight");
+        ws[k].len() / 8 * 8
+    });
+    let common = full.iter().copied().min().unwrap_or(0);
+    // SAFETY (every load): `c + 8 <= full[k] <= ws[k].len() == xs[k].len()`.
+    let mac = |acc: __m256, k: usize, c: usize| unsafe {
+        let w = _mm256_loadu_ps(ws[k].as_ptr().add(c));
+        let x = _mm256_loadu_ps(xs[k].as_ptr().add(c));
+        _mm256_add_ps(acc, _mm256_mul_ps(w, x))
+    };
+    let (mut a0, mut a1, mut a2, mut a3) = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
+    let mut c = 0;
+    while c < common {
+        a0 = mac(a0, 0, c);
+        a1 = mac(a1, 1, c);
+        a2 = mac(a2, 2, c);
+        a3 = mac(a3, 3, c);
+        c += 8;
+    }
+    let mut result = [0.0f32; BLOCK_OUTPUTS];
+    for (k, mut acc) in [a0, a1, a2, a3].into_iter().enumerate() {
+        let mut c = common;
+        while c < full[k] {
+            acc = mac(acc, k, c);
+            c += 8;
+        }
+        let mut l = [0.0f32; 8];
+        // SAFETY: `l` holds 8 floats.
+        unsafe { _mm256_storeu_ps(l.as_mut_ptr(), acc) };
+        let tail: f32 = ws[k][full[k]..].iter().zip(&xs[k][full[k]..]).map(|(a, b)| a * b).sum();
+        result[k] = ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7])) + tail;
+    }
+    result
+}
+
+#[inline(always)]
+fn dot_interleaved_portable(ws: &[&[f32]; BLOCK_OUTPUTS], xs: &[&[f32]; BLOCK_OUTPUTS]) -> [f32; BLOCK_OUTPUTS] {
+    let full: [usize; BLOCK_OUTPUTS] = std::array::from_fn(|k| {
+        assert_eq!(ws[k].len(), xs[k].len(), "one sample per weight");
+        ws[k].len() / 8 * 8
+    });
+    let common = full.iter().copied().min().unwrap_or(0);
+    let mut lanes = [[0.0f32; 8]; BLOCK_OUTPUTS];
+    // The chunks every output has, side by side; then each output's own last chunks.
+    for c in (0..common).step_by(8) {
+        for k in 0..BLOCK_OUTPUTS {
+            let wc: &[f32; 8] = ws[k][c..c + 8].try_into().expect("8 weights");
+            let xc: &[f32; 8] = xs[k][c..c + 8].try_into().expect("8 samples");
+            for i in 0..8 {
+                lanes[k][i] += wc[i] * xc[i];
+            }
+        }
+    }
+    let mut result = [0.0f32; BLOCK_OUTPUTS];
+    for k in 0..BLOCK_OUTPUTS {
+        let acc = &mut lanes[k];
+        for c in (common..full[k]).step_by(8) {
+            for i in 0..8 {
+                acc[i] += ws[k][c + i] * xs[k][c + i];
+            }
+        }
+        let tail: f32 = ws[k][full[k]..].iter().zip(&xs[k][full[k]..]).map(|(a, b)| a * b).sum();
+        let l = &lanes[k];
+        result[k] = ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7])) + tail;
+    }
+    result
 }
 
 #[inline(always)]
@@ -536,6 +677,66 @@ mod tests {
             single.push(&x, &mut b);
             single.finish(&mut b);
             assert_eq!(a, b, "{rin} -> {rout}");
+        }
+    }
+
+    #[test]
+    fn interleaved_dot_products_equal_single_ones_bit_for_bit() {
+        let x = noise(4_000);
+        let w = noise(4_000);
+        for lens in [[276usize, 276, 275, 276], [7, 8, 9, 0], [300, 301, 302, 303], [16, 16, 16, 16]] {
+            let ws: [&[f32]; BLOCK_OUTPUTS] = std::array::from_fn(|k| &w[k * 500..k * 500 + lens[k]]);
+            let xs: [&[f32]; BLOCK_OUTPUTS] = std::array::from_fn(|k| &x[k * 3..k * 3 + lens[k]]);
+            let side_by_side = dot_interleaved(&ws, &xs);
+            let portable = dot_interleaved_portable(&ws, &xs);
+            for k in 0..BLOCK_OUTPUTS {
+                let single = dot(ws[k], xs[k]);
+                assert_eq!(side_by_side[k].to_bits(), single.to_bits(), "lengths {lens:?}, output {k}");
+                assert_eq!(portable[k].to_bits(), single.to_bits(), "lengths {lens:?}, output {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn several_position_blocks_equal_one_by_one_outputs() {
+        let x = noise(12_000);
+        for (rin, rout) in [(44_100u32, 16_000u32), (22_050, 16_000), (8_000, 16_000), (11_025, 16_000)] {
+            let mut blocked = KaiserBestResampler::new(rin, rout);
+            let mut single = KaiserBestResampler::new(rin, rout).one_output_per_pass();
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for c in x.chunks(4_097) {
+                blocked.push(c, &mut a);
+                single.push(c, &mut b);
+            }
+            blocked.finish(&mut a);
+            single.finish(&mut b);
+            assert_eq!(a.len(), b.len(), "{rin} -> {rout}");
+            assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()), "{rin} -> {rout}");
+        }
+    }
+
+    #[test]
+    fn a_reset_resampler_gives_the_bits_of_a_new_one() {
+        // Quick mode resamples region after region with one resampler; a region may follow
+        // a finished one or one abandoned part-way.
+        let regions = [noise(12_000), noise(3_001)[..3_000].to_vec(), noise(10_000)[13..].to_vec()];
+        for (rin, rout) in [(44_100u32, 16_000u32), (48_000, 16_000), (22_050, 16_000), (8_000, 16_000)] {
+            let mut reused = KaiserBestResampler::new(rin, rout);
+            // Left mid-stream, without finish.
+            reused.push(&noise(4_999), &mut Vec::new());
+            for (i, region) in regions.iter().enumerate() {
+                reused.reset();
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                let mut fresh = KaiserBestResampler::new(rin, rout);
+                for c in region.chunks(8_192) {
+                    reused.push(c, &mut a);
+                    fresh.push(c, &mut b);
+                }
+                reused.finish(&mut a);
+                fresh.finish(&mut b);
+                assert_eq!(a.len(), b.len(), "{rin} -> {rout}, region {i}");
+                assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()), "{rin} -> {rout}, region {i}");
+            }
         }
     }
 
