@@ -23,19 +23,11 @@ import statistics
 import time
 
 import numpy as np
-import onnxruntime as ort
+
+from ort_one_thread import session
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-
-def session(path):
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
 def quantiles(xs):

@@ -15,8 +15,9 @@ import resource
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 from onnx import helper, shape_inference
+
+from ort_one_thread import session
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODEL = os.path.join(HERE, "..", "..", "models", "msd-musicnn", "msd_musicnn.onnx")
@@ -50,14 +51,6 @@ def as_reducemax(model: onnx.ModelProto) -> onnx.ModelProto:
     onnx.checker.check_model(model)
     return model
 
-
-def session(path: str) -> ort.InferenceSession:
-    o = ort.SessionOptions()
-    o.intra_op_num_threads = 1
-    o.inter_op_num_threads = 1
-    o.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    o.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(path, o, providers=["CPUExecutionProvider"])
 
 
 def cpu_seconds() -> float:
