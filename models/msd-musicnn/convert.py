@@ -6,7 +6,9 @@ musicnn's own `models.define_model(x, False, 'MSD_musicnn', 50)`; a Python `Fals
 `is_training` gives an inference-only graph (batch norm uses its moving statistics,
 dropout is the identity, no Switch/Merge control flow). The weights are restored with a
 Saver that raises if anything is missing, the graph is frozen and handed to tf2onnx
-(opset 17).
+(opset 17). The frequency max-pools are then rewritten as ReduceMax (onnx_passes.py: the
+same outputs bit for bit, cheaper in ONNX Runtime; `--keep-maxpool` skips that, for
+benches/python/maxpool_as_reducemax.py's comparison).
 
 ONNX interface:
   input   log_mel    float32 [batch, 187, 96]   log10(10000 * mel_power + 1)
@@ -37,6 +39,8 @@ import onnx  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf2onnx  # noqa: E402
+
+from onnx_passes import frequency_pools_as_reducemax  # noqa: E402
 
 # musicnn uses the deprecated tf.compat.v1.layers API; its warnings are noise here.
 warnings.filterwarnings("ignore", category=UserWarning, module=r"musicnn\.")
@@ -242,6 +246,8 @@ def verify(onnx_path, sess, graph, n=8, seed=1234):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=os.path.join(HERE, "msd_musicnn.onnx"))
+    ap.add_argument("--keep-maxpool", action="store_true",
+                    help="leave tf2onnx's frequency MaxPools (the model before onnx_passes.py)")
     args = ap.parse_args()
 
     if len(mconfig.MSD_LABELS) != 50:
@@ -270,6 +276,8 @@ def main():
         )
         rename_io(model_proto)
         canonicalize_names(model_proto)
+        if not args.keep_maxpool:
+            model_proto = frequency_pools_as_reducemax(model_proto)
         model_proto.doc_string = (
             "musicnn (Pons & Serra) MSD_musicnn, converted from the musicnn 0.1.0 "
             "checkpoint by models/msd-musicnn/convert.py")
