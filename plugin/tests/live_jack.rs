@@ -191,6 +191,9 @@ fn the_standalone_app_on_a_live_jack_input_follows_a_change_of_genre() {
         .iter()
         .map(|w| format!("{:6.2}-{:6.2} s: {}\n", w.start, w.end, w.beat_minus_drone.map_or("silence".into(), |d| format!("beat - drone {d:+.3}"))))
         .collect();
+    // Samples the app dropped because its worker fell behind: a gap the windows cannot show.
+    let dropped = &timeline["verdict"]["dropped_samples"];
+    let report = format!("{report}samples dropped by the app: {dropped}\n");
     eprintln!("timeline ({} windows):\n{report}", windows.len());
     // The player starts inside the first non-silent window; the change comes PART_SECONDS later.
     let first = windows.iter().position(|w| w.beat_minus_drone.is_some()).expect("the app heard the player");
