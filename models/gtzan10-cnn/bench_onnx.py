@@ -14,23 +14,15 @@ import sys
 import time
 
 import numpy as np
-import onnxruntime as ort
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "benches", "python"))
+from ort_one_thread import session  # noqa: E402  (the engine's one-thread session set-up)
+
 MODELS = {
     "gtzan10-cnn": os.environ.get("GTZAN10_CNN_ONNX", os.path.join(HERE, "gtzan10_cnn.onnx")),
     "msd-musicnn": os.path.join(HERE, "..", "msd-musicnn", "msd_musicnn.onnx"),
 }
-
-
-def session(path):
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 
 
 def main():
