@@ -93,13 +93,7 @@ def fit(X, y, C, kind="logistic"):
         # Shrinkage LDA with equal priors (class-balanced): a linear head (softmax of
         # w.x + b), so it could ship as the same Gemm + Softmax ONNX graph. C is the shrinkage.
         clf = LinearDiscriminantAnalysis(solver="lsqr", shrinkage=C, priors=np.full(10, 0.1)).fit(sc.transform(X), y)
-        classes = list(clf.classes_)
-
-        def predict(Z):
-            p = np.zeros((len(Z), 10))
-            p[:, classes] = clf.predict_proba(sc.transform(Z))
-            return p
-        return predict
+        return probabilities_of(clf, sc)
     if kind == "svm":
         # Linear SVM (the published musicnn transfer baseline), class-balanced. It has no
         # probabilities: "p" is a softmax of its decision values, right for the argmax (every
@@ -128,6 +122,12 @@ def fit(X, y, C, kind="logistic"):
             return p / p.sum(1, keepdims=True)
         return predict
     clf = LogisticRegression(C=C, class_weight="balanced", max_iter=5000).fit(sc.transform(X), y)
+    return probabilities_of(clf, sc)
+
+
+def probabilities_of(clf, sc):
+    """predict(Z): the fitted classifier's probabilities over all 10 genres (0 for a genre
+    absent from its training data), on features standardised by `sc`."""
     classes = list(clf.classes_)
 
     def predict(Z):
