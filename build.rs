@@ -23,14 +23,22 @@ fn main() {
         }
         println!("cargo:rerun-if-changed={}", manifest.display());
         let text = std::fs::read_to_string(&manifest).expect("read manifest");
-        let onnx = text
-            .lines()
-            .find_map(|l| {
-                let l = l.trim();
-                let rest = l.strip_prefix("onnx")?.trim_start().strip_prefix('=')?;
-                Some(rest.trim().trim_matches('"').to_string())
-            })
-            .unwrap_or_else(|| panic!("{} has no `onnx = \"...\"` line", manifest.display()));
+        let onnx = text.lines().find_map(|l| {
+            let l = l.trim();
+            let rest = l.strip_prefix("onnx")?.trim_start().strip_prefix('=')?;
+            Some(rest.trim().trim_matches('"').to_string())
+        });
+        let folder = dir.file_name().unwrap().to_string_lossy().to_string();
+        let Some(onnx) = onnx else {
+            // An ensemble: its members bring the weights.
+            writeln!(
+                code,
+                "    BuiltinModel {{ folder: {folder:?}, manifest: include_str!({:?}), onnx: &[] }},",
+                manifest.display().to_string()
+            )
+            .unwrap();
+            continue;
+        };
         let onnx_path = dir.join(&onnx);
         println!("cargo:rerun-if-changed={}", onnx_path.display());
         if !onnx_path.is_file() {
@@ -39,8 +47,7 @@ fn main() {
         }
         writeln!(
             code,
-            "    BuiltinModel {{ folder: {:?}, manifest: include_str!({:?}), onnx: include_bytes!({:?}) }},",
-            dir.file_name().unwrap().to_string_lossy(),
+            "    BuiltinModel {{ folder: {folder:?}, manifest: include_str!({:?}), onnx: include_bytes!({:?}) }},",
             manifest.display().to_string(),
             onnx_path.display().to_string()
         )

@@ -145,6 +145,7 @@ fn written_onnx_head_computes_what_the_rust_head_computes() {
         frontend: None,
         labels: Labels { names: vec!["a".into(), "b".into(), "c".into(), "d".into()], genres: vec![] },
         training: None,
+        ensemble: None,
     };
     std::fs::write(dir.path().join("manifest.toml"), toml::to_string(&manifest).unwrap()).unwrap();
     let model = ModelEntry::from_folder(dir.path()).unwrap().load().unwrap();

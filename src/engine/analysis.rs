@@ -4,6 +4,7 @@
 //! The CLI feeds it decoded files; the plugin's worker feeds it host audio. Both get the
 //! same numbers for the same audio.
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -99,8 +100,8 @@ pub fn min_classify_seconds(frontend: &FrontendConfig) -> f64 {
     MIN_CLASSIFY_SECONDS.min(frontend.patch_seconds())
 }
 
-/// Streaming analyser for one model and one input sample rate.
-pub struct Analyzer {
+/// The stream of one model that is not an ensemble (an [`Analyzer`] runs one per member).
+struct Stream {
     model: Arc<LoadedModel>,
     settings: AnalysisSettings,
     resampler: StreamResampler,
@@ -127,8 +128,8 @@ pub struct Analyzer {
     inference_seconds: f64,
 }
 
-impl Analyzer {
-    pub fn new(model: Arc<LoadedModel>, input_rate_hz: u32, settings: AnalysisSettings) -> Self {
+impl Stream {
+    fn new(model: Arc<LoadedModel>, input_rate_hz: u32, settings: AnalysisSettings) -> Self {
         let fe = model.manifest().frontend.clone();
         let hop_frames = ((settings.hop_seconds / fe.frame_seconds()).round() as usize).max(1);
         let labels = model.labels().len();
@@ -160,31 +161,43 @@ impl Analyzer {
         }
     }
 
-    pub fn model(&self) -> &Arc<LoadedModel> {
-        &self.model
-    }
 
-    pub fn settings(&self) -> &AnalysisSettings {
+    fn settings(&self) -> &AnalysisSettings {
         &self.settings
     }
 
     /// Wall-clock seconds spent in model inference since creation.
-    pub fn inference_seconds(&self) -> f64 {
+    fn inference_seconds(&self) -> f64 {
         self.inference_seconds
     }
 
     /// Seconds of input pushed so far.
-    pub fn input_seconds(&self) -> f64 {
+    fn input_seconds(&self) -> f64 {
         self.input_frames as f64 / self.input_rate_hz as f64
     }
 
     /// Frames between window starts.
-    pub fn hop_frames(&self) -> usize {
+    fn hop_frames(&self) -> usize {
         self.hop_frames
     }
 
+    fn frame_seconds(&self) -> f64 {
+        self.model.manifest().frontend.frame_seconds()
+    }
+
+    /// Where the next window this stream will output starts (one cut but still waiting in
+    /// the batch, or the next one to cut), in seconds of the stream.
+    fn next_output_start_seconds(&self) -> f64 {
+        let frame = self.batch_meta.first().map_or(self.next_window_frame, |&(start, _)| start);
+        frame as f64 * self.frame_seconds()
+    }
+
+    fn patch_seconds(&self) -> f64 {
+        self.patch_frames as f64 * self.frame_seconds()
+    }
+
     /// Feeds mono samples at the input rate; finished windows are appended to `out`.
-    pub fn push(&mut self, samples: &[f32], out: &mut Vec<WindowPrediction>) -> Result<(), ModelError> {
+    fn push(&mut self, samples: &[f32], out: &mut Vec<WindowPrediction>) -> Result<(), ModelError> {
         self.input_frames += samples.len() as u64;
         self.clean.clear();
         for &s in samples {
@@ -201,9 +214,9 @@ impl Analyzer {
         self.cut_windows(out)
     }
 
-    /// Ends the stream and returns the whole-piece result. The analyser can then be reused
-    /// after [`Analyzer::reset`].
-    pub fn finish(&mut self, out: &mut Vec<WindowPrediction>) -> Result<TrackSummary, ModelError> {
+    /// Ends the stream and returns the whole-piece result. The stream can then be reused
+    /// after [`Stream::reset`].
+    fn finish(&mut self, out: &mut Vec<WindowPrediction>) -> Result<TrackSummary, ModelError> {
         self.resampled.clear();
         self.resampler.finish(&mut self.resampled);
         self.logmel.push(&self.resampled, &mut self.frames, &mut self.energies);
@@ -242,7 +255,7 @@ impl Analyzer {
     }
 
     /// Forgets the stream and the running whole-piece average.
-    pub fn reset(&mut self) {
+    fn reset(&mut self) {
         // Keeps the resampler's filter weights and the log-mel's FFT plan and filterbank:
         // quick mode resets once per region.
         self.resampler.reset();
@@ -351,10 +364,212 @@ impl Analyzer {
     }
 }
 
+/// Streaming analyser for one model and one input sample rate.
+///
+/// An ensemble runs one stream per member on the same samples. Its windows are its first
+/// member's; each of them mixes that member's window with, for every other member, that
+/// member pooled (as its manifest says) over its windows lying inside the first one's span.
+/// Its whole-piece result mixes the members' whole-piece results. Both mixes weigh the
+/// members as the manifest says (over the members that have a result) and are sharpened by
+/// its temperature.
+pub struct Analyzer {
+    model: Arc<LoadedModel>,
+    streams: Vec<Stream>,
+    /// Ensemble only: the first member's windows waiting for the others' windows in their span,
+    pending: VecDeque<WindowPrediction>,
+    /// and each other member's windows that a waiting or later window may still contain.
+    others: Vec<VecDeque<WindowPrediction>>,
+    scratch: Vec<WindowPrediction>,
+}
+
+/// Windows of two members closer than this (seconds) are taken to start or end together.
+const SPAN_TOLERANCE_SECONDS: f64 = 1e-6;
+
+impl Analyzer {
+    pub fn new(model: Arc<LoadedModel>, input_rate_hz: u32, settings: AnalysisSettings) -> Self {
+        let members = model.members();
+        let streams: Vec<Stream> = if members.is_empty() {
+            vec![Stream::new(model.clone(), input_rate_hz, settings)]
+        } else {
+            members
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    let member_settings = if i == 0 {
+                        settings.clone()
+                    } else {
+                        let fe = &m.model.manifest().frontend;
+                        AnalysisSettings {
+                            hop_seconds: m.hop_seconds.unwrap_or_else(|| fe.patch_seconds()),
+                            // A track-level head pools embeddings, also over one window's span.
+                            keep_embeddings: m.model.manifest().pooling == Pooling::MeanEmbedding,
+                            ..settings.clone()
+                        }
+                    };
+                    Stream::new(m.model.clone(), input_rate_hz, member_settings)
+                })
+                .collect()
+        };
+        let others = (1..streams.len()).map(|_| VecDeque::new()).collect();
+        Self { model, streams, pending: VecDeque::new(), others, scratch: Vec::new() }
+    }
+
+    pub fn model(&self) -> &Arc<LoadedModel> {
+        &self.model
+    }
+
+    pub fn settings(&self) -> &AnalysisSettings {
+        self.streams[0].settings()
+    }
+
+    /// Wall-clock seconds spent in model inference since creation (all members).
+    pub fn inference_seconds(&self) -> f64 {
+        self.streams.iter().map(Stream::inference_seconds).sum()
+    }
+
+    /// Seconds of input pushed so far.
+    pub fn input_seconds(&self) -> f64 {
+        self.streams[0].input_seconds()
+    }
+
+    /// Frames between window starts.
+    pub fn hop_frames(&self) -> usize {
+        self.streams[0].hop_frames()
+    }
+
+    /// The whole-piece pool of the stream so far (before [`Analyzer::finish`]: of the windows
+    /// given out so far, and for an ensemble's other members of all their windows so far).
+    pub fn pool(&self) -> TrackPool {
+        if self.others.is_empty() {
+            return self.streams[0].pool.clone();
+        }
+        let members = self.streams.iter().zip(self.model.members()).map(|(s, m)| (s.pool.clone(), m.weight)).collect();
+        TrackPool { members, temperature: self.model.ensemble_temperature(), ..TrackPool::single(Pooling::MeanProbabilities) }
+    }
+
+    /// Feeds mono samples at the input rate; finished windows are appended to `out`.
+    pub fn push(&mut self, samples: &[f32], out: &mut Vec<WindowPrediction>) -> Result<(), ModelError> {
+        if self.others.is_empty() {
+            return self.streams[0].push(samples, out);
+        }
+        self.scratch.clear();
+        self.streams[0].push(samples, &mut self.scratch)?;
+        self.pending.extend(self.scratch.drain(..));
+        for (stream, queue) in self.streams[1..].iter_mut().zip(&mut self.others) {
+            stream.push(samples, &mut self.scratch)?;
+            queue.extend(self.scratch.drain(..));
+        }
+        self.emit(out, false)
+    }
+
+    /// Ends the stream and returns the whole-piece result. The analyser can then be reused
+    /// after [`Analyzer::reset`].
+    pub fn finish(&mut self, out: &mut Vec<WindowPrediction>) -> Result<TrackSummary, ModelError> {
+        if self.others.is_empty() {
+            return self.streams[0].finish(out);
+        }
+        self.scratch.clear();
+        let mut summary = self.streams[0].finish(&mut self.scratch)?;
+        self.pending.extend(self.scratch.drain(..));
+        let mut results = Vec::with_capacity(self.streams.len() - 1);
+        for (stream, queue) in self.streams[1..].iter_mut().zip(&mut self.others) {
+            let member = stream.finish(&mut self.scratch)?;
+            queue.extend(self.scratch.drain(..));
+            results.push(member.probabilities);
+        }
+        self.emit(out, true)?;
+        if let Some(first) = summary.probabilities.take() {
+            let members = self.model.members();
+            let mut parts: Vec<(&[f32], f32)> = vec![(&first, members[0].weight)];
+            parts.extend(results.iter().zip(&members[1..]).filter_map(|(p, m)| Some((p.as_deref()?, m.weight))));
+            summary.probabilities = Some(mix_probabilities(&parts, self.model.ensemble_temperature()));
+        }
+        Ok(summary)
+    }
+
+    /// Forgets the stream and the running whole-piece average.
+    pub fn reset(&mut self) {
+        self.streams.iter_mut().for_each(Stream::reset);
+        self.pending.clear();
+        self.others.iter_mut().for_each(VecDeque::clear);
+    }
+
+    /// Gives out the first member's waiting windows, mixed, once no other member can add a
+    /// window inside their span any more (all of them when `finished`).
+    fn emit(&mut self, out: &mut Vec<WindowPrediction>, finished: bool) -> Result<(), ModelError> {
+        let first_hop = self.streams[0].hop_frames() as f64 * self.streams[0].frame_seconds();
+        while let Some(front) = self.pending.front() {
+            let end = front.end_seconds + SPAN_TOLERANCE_SECONDS;
+            let complete = |s: &Stream| s.next_output_start_seconds() + s.patch_seconds() > end;
+            if !finished && !self.streams[1..].iter().all(complete) {
+                break;
+            }
+            let mut window = self.pending.pop_front().expect("front exists");
+            self.mix_window(&mut window)?;
+            // Later windows start at least one hop later: what starts before cannot be inside.
+            let next_start = window.start_seconds + first_hop - SPAN_TOLERANCE_SECONDS;
+            for queue in &mut self.others {
+                while queue.front().is_some_and(|o| o.start_seconds < next_start) {
+                    queue.pop_front();
+                }
+            }
+            out.push(window);
+        }
+        if finished {
+            self.others.iter_mut().for_each(VecDeque::clear);
+        }
+        Ok(())
+    }
+
+    fn mix_window(&self, window: &mut WindowPrediction) -> Result<(), ModelError> {
+        let Some(first) = window.probabilities.take() else { return Ok(()) };
+        let members = self.model.members();
+        let (lo, hi) = (window.start_seconds - SPAN_TOLERANCE_SECONDS, window.end_seconds + SPAN_TOLERANCE_SECONDS);
+        let mut pooled: Vec<(Vec<f32>, f32)> = Vec::with_capacity(self.others.len());
+        for (queue, member) in self.others.iter().zip(&members[1..]) {
+            let mut pool = TrackPool::new(&member.model);
+            for o in queue.iter().filter(|o| o.start_seconds >= lo && o.end_seconds <= hi) {
+                if let Some(p) = &o.probabilities {
+                    pool.add(p, o.embedding.as_deref());
+                }
+            }
+            if let Some(p) = pool.probabilities(&member.model)? {
+                pooled.push((p, member.weight));
+            }
+        }
+        let mut parts: Vec<(&[f32], f32)> = vec![(&first, members[0].weight)];
+        parts.extend(pooled.iter().map(|(p, w)| (p.as_slice(), *w)));
+        window.probabilities = Some(mix_probabilities(&parts, self.model.ensemble_temperature()));
+        Ok(())
+    }
+}
+
+/// The weighted mean of probability vectors (weights renormalised over the parts given),
+/// sharpened to `p^(1/temperature)` and renormalised unless `temperature` is 1. A non-finite
+/// value counts as 0.
+pub fn mix_probabilities(parts: &[(&[f32], f32)], temperature: f32) -> Vec<f32> {
+    let labels = parts.first().map_or(0, |p| p.0.len());
+    let total: f64 = parts.iter().map(|p| p.1 as f64).sum();
+    let mut mixed = vec![0.0f64; labels];
+    for (p, w) in parts {
+        for (m, &v) in mixed.iter_mut().zip(p.iter()) {
+            *m += *w as f64 * if v.is_finite() { v as f64 } else { 0.0 };
+        }
+    }
+    mixed.iter_mut().for_each(|m| *m /= total.max(f64::MIN_POSITIVE));
+    if temperature != 1.0 {
+        let inv = 1.0 / temperature as f64;
+        mixed.iter_mut().for_each(|m| *m = m.max(1e-30).powf(inv));
+        let sum: f64 = mixed.iter().sum();
+        mixed.iter_mut().for_each(|m| *m /= sum);
+    }
+    mixed.into_iter().map(|m| m as f32).collect()
+}
+
 /// The running whole-piece result of one piece, pooled as the model's manifest says
 /// (`pooling`): the mean of the window probabilities, or the head applied to the mean of the
-/// windows' embeddings. The CLI (through [`Analyzer`]), `eval` and the plugin's verdict all
-/// pool through this, so they agree.
+/// windows' embeddings; for an ensemble, each member pooled so and the results mixed. The CLI
+/// (through [`Analyzer`]), `eval` and the plugin's verdict all pool through this, so they agree.
 #[derive(Debug, Clone)]
 pub struct TrackPool {
     pooling: Pooling,
@@ -362,30 +577,47 @@ pub struct TrackPool {
     /// Per-label sums of the window probabilities (`mean-probabilities`) or per-dimension
     /// sums of the window embeddings (`mean-embedding`).
     sum: Vec<f64>,
+    /// An ensemble's: each member's pool and share of the mix (empty for other models).
+    members: Vec<(TrackPool, f32)>,
+    temperature: f32,
 }
 
 impl TrackPool {
     pub fn new(model: &LoadedModel) -> Self {
-        Self { pooling: model.manifest().pooling, windows: 0, sum: Vec::new() }
+        let members = model.members().iter().map(|m| (TrackPool::new(&m.model), m.weight)).collect();
+        Self { members, temperature: model.ensemble_temperature(), ..Self::single(model.manifest().pooling) }
+    }
+
+    fn single(pooling: Pooling) -> Self {
+        Self { pooling, windows: 0, sum: Vec::new(), members: Vec::new(), temperature: 1.0 }
     }
 
     pub fn pooling(&self) -> Pooling {
         self.pooling
     }
 
-    /// Whether [`TrackPool::add`] needs the window's embedding.
+    /// Whether [`TrackPool::add`] needs the window's embedding (never for an ensemble, whose
+    /// pool its [`Analyzer`] fills: see [`Analyzer::pool`]).
     pub fn needs_embeddings(&self) -> bool {
-        self.pooling == Pooling::MeanEmbedding
+        self.members.is_empty() && self.pooling == Pooling::MeanEmbedding
     }
 
-    /// Non-silent windows pooled so far.
+    /// Non-silent windows pooled so far (an ensemble: its first member's).
     pub fn windows(&self) -> u64 {
-        self.windows
+        match self.members.first() {
+            Some((first, _)) => first.windows,
+            None => self.windows,
+        }
     }
 
     /// Adds one classified window: its probabilities and (for `mean-embedding`, required)
-    /// its backbone embedding. A window without the embedding a pool needs is ignored.
+    /// its backbone embedding. A window without the embedding a pool needs is ignored, and so
+    /// is every window given to an ensemble's pool (its members' windows are not the
+    /// ensemble's: [`Analyzer::pool`] gives an ensemble's pool).
     pub fn add(&mut self, probabilities: &[f32], embedding: Option<&[f32]>) {
+        if !self.members.is_empty() {
+            return;
+        }
         let values = match self.pooling {
             Pooling::MeanProbabilities => probabilities,
             Pooling::MeanEmbedding => match embedding {
@@ -404,7 +636,26 @@ impl TrackPool {
         self.windows += 1;
     }
 
-    /// The pooled values so far (mean probabilities or mean embedding); empty before any window.
+    /// Adds everything `other` (a pool of the same model) has pooled.
+    pub fn absorb(&mut self, other: &TrackPool) {
+        for ((mine, _), (theirs, _)) in self.members.iter_mut().zip(&other.members) {
+            mine.absorb(theirs);
+        }
+        if other.windows == 0 {
+            return;
+        }
+        if self.windows == 0 {
+            self.sum = other.sum.clone();
+        } else if self.sum.len() == other.sum.len() {
+            self.sum.iter_mut().zip(&other.sum).for_each(|(s, o)| *s += o);
+        } else {
+            return; // another shape never mixes in
+        }
+        self.windows += other.windows;
+    }
+
+    /// The pooled values so far (mean probabilities or mean embedding); empty before any
+    /// window, and for an ensemble (see [`TrackPool::state`]).
     pub fn mean(&self) -> Vec<f32> {
         self.sum.iter().map(|s| (s / self.windows.max(1) as f64) as f32).collect()
     }
@@ -415,13 +666,65 @@ impl TrackPool {
         self.sum = mean.iter().map(|&m| m as f64 * self.windows as f64).collect();
     }
 
+    /// Whether [`TrackPool::state`] is the whole-piece probabilities themselves (a pool of the
+    /// mean window probabilities), so that a saved result need not store it twice.
+    pub fn state_is_probabilities(&self) -> bool {
+        self.members.is_empty() && self.pooling == Pooling::MeanProbabilities
+    }
+
+    /// Everything needed to continue pooling later ([`TrackPool::restore_state`]): the mean
+    /// for one model; for an ensemble, per member `[windows, values, mean...]`.
+    pub fn state(&self) -> Vec<f32> {
+        if self.members.is_empty() {
+            return self.mean();
+        }
+        let mut state = Vec::new();
+        for (m, _) in &self.members {
+            let mean = m.state();
+            state.extend([m.windows as f32, mean.len() as f32]);
+            state.extend(mean);
+        }
+        state
+    }
+
+    /// Continues from [`TrackPool::state`] over `windows` windows (an ensemble's state holds
+    /// its members' counts). A state that does not fit this pool starts it afresh.
+    pub fn restore_state(&mut self, state: &[f32], windows: u64) {
+        if self.members.is_empty() {
+            return self.restore(state, windows);
+        }
+        let mut rest = state;
+        for (m, _) in &mut self.members {
+            let header = rest.get(..2).filter(|h| h.iter().all(|v| v.is_finite() && *v >= 0.0));
+            let Some(&[count, len]) = header else { return self.reset() };
+            let Some(values) = rest.get(2..2 + len as usize) else { return self.reset() };
+            m.restore_state(values, count as u64);
+            rest = &rest[2 + len as usize..];
+        }
+        if !rest.is_empty() {
+            self.reset();
+        }
+    }
+
     pub fn reset(&mut self) {
         self.windows = 0;
         self.sum.clear();
+        self.members.iter_mut().for_each(|(m, _)| m.reset());
     }
 
     /// The whole-piece probabilities; `None` before any window.
     pub fn probabilities(&self, model: &LoadedModel) -> Result<Option<Vec<f32>>, ModelError> {
+        if !self.members.is_empty() {
+            let mut results = Vec::with_capacity(self.members.len());
+            for ((pool, weight), member) in self.members.iter().zip(model.members()) {
+                results.push((pool.probabilities(&member.model)?, *weight));
+            }
+            if results.first().is_none_or(|(first, _)| first.is_none()) {
+                return Ok(None);
+            }
+            let parts: Vec<(&[f32], f32)> = results.iter().filter_map(|(p, w)| Some((p.as_deref()?, *w))).collect();
+            return Ok(Some(mix_probabilities(&parts, self.temperature)));
+        }
         if self.windows == 0 {
             return Ok(None);
         }
@@ -510,4 +813,81 @@ pub fn analyze_file(
         warnings,
         inference_seconds: analyzer.inference_seconds(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ensemble_pool() -> TrackPool {
+        let members = vec![(TrackPool::single(Pooling::MeanEmbedding), 0.6), (TrackPool::single(Pooling::MeanProbabilities), 0.4)];
+        TrackPool { members, temperature: 0.9, ..TrackPool::single(Pooling::MeanProbabilities) }
+    }
+
+    fn feed(pool: &mut TrackPool, seed: u32, n: usize) {
+        for i in 0..n {
+            let v = (seed as f32 + i as f32) * 0.1;
+            pool.members[0].0.add(&[0.5, 0.5], Some(&[v, -v, 1.0]));
+            pool.members[1].0.add(&[v.fract(), 1.0 - v.fract()], None);
+            pool.members[1].0.add(&[0.25, 0.75], None);
+        }
+    }
+
+    #[test]
+    fn an_ensemble_pool_state_restores_every_member_and_its_count() {
+        let mut pool = ensemble_pool();
+        feed(&mut pool, 3, 5);
+        let state = pool.state();
+        let mut back = ensemble_pool();
+        back.restore_state(&state, pool.windows());
+        assert_eq!(back.windows(), 5);
+        assert_eq!(back.members[1].0.windows(), 10, "each member keeps its own count");
+        for ((a, _), (b, _)) in pool.members.iter().zip(&back.members) {
+            assert_eq!(a.windows, b.windows);
+            assert!(a.sum.iter().zip(&b.sum).all(|(x, y)| (x - y).abs() < 1e-5), "{:?} vs {:?}", a.sum, b.sum);
+        }
+        // A state of another shape starts afresh instead of mixing in.
+        let mut other = ensemble_pool();
+        other.restore_state(&state[..state.len() - 1], 5);
+        assert_eq!((other.windows(), other.members[1].0.windows()), (0, 0));
+    }
+
+    #[test]
+    fn absorbing_pools_equals_pooling_everything_in_one() {
+        let mut one = ensemble_pool();
+        feed(&mut one, 1, 4);
+        feed(&mut one, 7, 3);
+        let (mut a, mut b) = (ensemble_pool(), ensemble_pool());
+        feed(&mut a, 1, 4);
+        feed(&mut b, 7, 3);
+        a.absorb(&b);
+        for ((x, _), (y, _)) in one.members.iter().zip(&a.members) {
+            assert_eq!(x.windows, y.windows);
+            assert!(x.sum.iter().zip(&y.sum).all(|(p, q)| (p - q).abs() < 1e-9));
+        }
+        let mut empty = ensemble_pool();
+        empty.absorb(&a);
+        assert_eq!(empty.state(), a.state(), "absorbing into an empty pool copies");
+    }
+
+    #[test]
+    fn a_mix_renormalises_its_weights_and_a_temperature_is_softmax_over_t() {
+        let (p, q) = ([0.7f32, 0.2, 0.1], [0.1f32, 0.3, 0.6]);
+        let m = mix_probabilities(&[(&p, 3.0), (&q, 1.0)], 1.0);
+        for i in 0..3 {
+            assert!((m[i] - (0.75 * p[i] + 0.25 * q[i])).abs() < 1e-6);
+        }
+        // p = softmax(z) => p^(1/T) renormalised = softmax(z / T).
+        let z = [2.0f64, 0.5, -1.0];
+        let softmax = |t: f64| {
+            let e: Vec<f64> = z.iter().map(|v| (v / t).exp()).collect();
+            let s: f64 = e.iter().sum();
+            e.iter().map(|v| (v / s) as f32).collect::<Vec<f32>>()
+        };
+        let sharpened = mix_probabilities(&[(&softmax(1.0), 1.0)], 0.7);
+        let expected = softmax(0.7);
+        assert!(sharpened.iter().zip(&expected).all(|(a, b)| (a - b).abs() < 1e-6), "{sharpened:?} vs {expected:?}");
+        let poisoned = mix_probabilities(&[(&[f32::NAN, 1.0, 0.0], 1.0)], 1.0);
+        assert!(poisoned.iter().all(|v| v.is_finite()));
+    }
 }

@@ -202,13 +202,13 @@ impl FrontendConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputSpec {
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSpec {
     /// Output holding per-label probabilities, shape [batch, labels].
@@ -230,7 +230,36 @@ pub struct Labels {
     pub genres: Vec<String>,
 }
 
-/// `manifest.toml` as written on disk. A head names its `backbone` and has no `[frontend]`.
+/// One model of an ensemble and its share of the mix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnsembleMember {
+    /// A built-in or installed model (full or head; not another ensemble).
+    pub model: String,
+    /// Its weight in the mix of probabilities (the weights are normalised to sum to one).
+    pub weight: f32,
+    /// Seconds between this member's windows. The first member's windows are the ensemble's
+    /// (its hop is the analysis hop); the others use this, or their patch length if unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hop_seconds: Option<f64>,
+    /// What to tell a user who has not got this member (e.g. how to train it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub install_hint: Option<String>,
+}
+
+/// An ensemble: models analysing the same audio, their probabilities mixed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnsembleSpec {
+    /// At least two; the first one's windows are the ensemble's windows.
+    pub members: Vec<EnsembleMember>,
+    /// The mix `p` is sharpened to `p^(1/T)`, renormalised (softmax models; 1 = unchanged).
+    #[serde(default = "one")]
+    pub temperature: f32,
+}
+
+/// `manifest.toml` as written on disk. A head names its `backbone` and has no `[frontend]`;
+/// an ensemble has an `[ensemble]` table and neither ONNX file nor `[frontend]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ManifestFile {
@@ -239,7 +268,9 @@ pub struct ManifestFile {
     pub display_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    #[serde(default)]
     pub onnx: PathBuf,
+    #[serde(default)]
     pub sha256: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub licence: Option<String>,
@@ -252,10 +283,14 @@ pub struct ManifestFile {
     /// Whole-piece pooling (`mean-probabilities` unless given).
     #[serde(default, skip_serializing_if = "is_mean_probabilities")]
     pub pooling: Pooling,
+    #[serde(default)]
     pub input: InputSpec,
+    #[serde(default)]
     pub outputs: OutputSpec,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frontend: Option<FrontendConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ensemble: Option<EnsembleSpec>,
     pub labels: Labels,
     /// Free-form facts about how the model was trained (data, settings, held-out scores).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -270,7 +305,8 @@ pub struct Manifest {
     pub description: Option<String>,
     /// The ONNX file, relative to the manifest's folder.
     pub onnx: PathBuf,
-    /// Lowercase hex sha256 of the ONNX file; checked before the file is used.
+    /// Lowercase hex sha256 of the ONNX file; checked before the file is used. For an
+    /// ensemble, a digest of its members' names, sha256s and mix (it has no file).
     pub sha256: String,
     pub licence: Option<String>,
     pub source: Option<String>,
@@ -279,9 +315,11 @@ pub struct Manifest {
     pub pooling: Pooling,
     pub input: InputSpec,
     pub outputs: OutputSpec,
+    /// For an ensemble: its first member's (whose windows are the ensemble's).
     pub frontend: FrontendConfig,
     pub labels: Labels,
     pub training: Option<toml::Table>,
+    pub ensemble: Option<EnsembleSpec>,
 }
 
 impl ManifestFile {
@@ -297,6 +335,9 @@ impl ManifestFile {
 
     fn validate(&self, origin: &Path) -> Result<(), ModelError> {
         let bad = |reason: String| ModelError::InvalidManifest { path: origin.to_path_buf(), reason };
+        if let Some(ensemble) = &self.ensemble {
+            return self.validate_ensemble(ensemble, origin);
+        }
         match (&self.frontend, &self.backbone) {
             (Some(fe), None) => fe.validate(origin)?,
             (None, Some(_)) => {}
@@ -327,7 +368,47 @@ impl ManifestFile {
         Ok(())
     }
 
-    /// The resolved manifest, given the front-end (the model's own, or its backbone's).
+    fn validate_ensemble(&self, ensemble: &EnsembleSpec, origin: &Path) -> Result<(), ModelError> {
+        let bad = |reason: String| ModelError::InvalidManifest { path: origin.to_path_buf(), reason };
+        if self.frontend.is_some() || self.backbone.is_some() || !self.onnx.as_os_str().is_empty() {
+            return Err(bad(
+                "an [ensemble] runs its members' models: remove onnx, backbone and [frontend] (the members bring theirs)".into(),
+            ));
+        }
+        if self.pooling != Pooling::MeanProbabilities {
+            return Err(bad("an [ensemble] pools each member as that member's manifest says: remove `pooling`".into()));
+        }
+        if ensemble.members.len() < 2 {
+            return Err(bad(format!("ensemble.members lists {} model(s): an ensemble needs at least two", ensemble.members.len())));
+        }
+        for m in &ensemble.members {
+            if !(m.weight.is_finite() && m.weight > 0.0) {
+                return Err(bad(format!("ensemble member '{}' has weight {}: give a positive number", m.model, m.weight)));
+            }
+            if let Some(h) = m.hop_seconds
+                && !(h.is_finite() && h > 0.0)
+            {
+                return Err(bad(format!("ensemble member '{}' has hop_seconds {h}: give a positive number of seconds", m.model)));
+            }
+        }
+        let t = ensemble.temperature;
+        if !(t.is_finite() && t > 0.0) {
+            return Err(bad(format!("ensemble.temperature = {t}: give a positive number (1 leaves the mix unchanged)")));
+        }
+        if t != 1.0 && self.output_activation != OutputActivation::Softmax {
+            return Err(bad("ensemble.temperature applies to a softmax distribution: set output_activation = \"softmax\" or remove it".into()));
+        }
+        if self.labels.names.is_empty() {
+            return Err(bad("labels.names is empty: list the label of every model output".into()));
+        }
+        if let Some(g) = self.labels.genres.iter().find(|g| !self.labels.names.contains(g)) {
+            return Err(bad(format!("labels.genres names '{g}', which is not in labels.names")));
+        }
+        Ok(())
+    }
+
+    /// The resolved manifest, given the front-end (the model's own, or its backbone's, or an
+    /// ensemble's first member's).
     pub fn resolve(self, backbone_frontend: Option<&FrontendConfig>) -> Option<Manifest> {
         let frontend = self.frontend.or_else(|| backbone_frontend.cloned())?;
         Some(Manifest {
@@ -346,6 +427,7 @@ impl ManifestFile {
             frontend,
             labels: self.labels,
             training: self.training,
+            ensemble: self.ensemble,
         })
     }
 }
@@ -354,10 +436,13 @@ impl Manifest {
     /// Parses a full model's manifest (one with its own `[frontend]`).
     pub fn parse(text: &str, origin: &Path) -> Result<Self, ModelError> {
         let file = ManifestFile::parse(text, origin)?;
-        let backbone = file.backbone.clone();
+        let what = match (&file.backbone, &file.ensemble) {
+            (Some(b), _) => format!("it is a head on '{b}'"),
+            _ => "it is an ensemble".to_string(),
+        };
         file.resolve(None).ok_or_else(|| ModelError::InvalidManifest {
             path: origin.to_path_buf(),
-            reason: format!("it is a head on '{}'; load it through the model catalogue", backbone.unwrap_or_default()),
+            reason: format!("{what}; load it through the model catalogue"),
         })
     }
 

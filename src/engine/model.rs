@@ -1,7 +1,7 @@
 //! Model catalogue (built-in and installed models) and ONNX inference.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use ort::session::Session;
 use ort::value::TensorRef;
@@ -32,12 +32,13 @@ pub enum ModelOrigin {
 }
 
 /// A model that can be loaded: its manifest, where its weights are and, for a head, the
-/// backbone whose embedding it reads.
+/// backbone whose embedding it reads; for an ensemble, its members (in the manifest's order).
 #[derive(Debug, Clone)]
 pub struct ModelEntry {
     pub manifest: Manifest,
     pub origin: ModelOrigin,
     pub backbone: Option<Box<ModelEntry>>,
+    pub members: Vec<ModelEntry>,
 }
 
 /// Folder for models a user installs or trains (`<data dir>/models/<name>/manifest.toml`).
@@ -70,14 +71,17 @@ fn read_folder(dir: &Path) -> Result<Unresolved, ModelError> {
     Ok(Unresolved { file, origin: ModelOrigin::Folder(dir.to_path_buf()), manifest_path })
 }
 
-/// Resolves full models first, then heads onto them; built-in models (full and heads) before
-/// installed ones, so that an installed model cannot take a built-in model's name.
-fn resolve_all(raw: Vec<Unresolved>, problems: &mut Vec<ModelError>) -> Vec<ModelEntry> {
+/// Resolves full models first, then heads onto them, then ensembles onto both; built-in
+/// models (full and heads) before installed ones, so that an installed model cannot take a
+/// built-in model's name.
+fn resolve_all(raw: Vec<Unresolved>, problems: &mut Vec<ModelError>, optional: &mut Vec<ModelError>) -> Vec<ModelEntry> {
     let is_head = |u: &Unresolved| u.file.backbone.is_some();
+    let is_ensemble = |u: &Unresolved| u.file.ensemble.is_some();
     let is_builtin = |u: &Unresolved| matches!(u.origin, ModelOrigin::BuiltIn);
     let mut raw = raw;
-    // Stable: built-in full, built-in heads, installed full, installed heads.
-    raw.sort_by_key(|u| (!is_builtin(u), is_head(u)));
+    // Stable: built-in full, built-in heads, installed full, installed heads, then ensembles
+    // (whose members may be installed ones), built-in first.
+    raw.sort_by_key(|u| (is_ensemble(u), !is_builtin(u), is_head(u)));
     let mut entries: Vec<ModelEntry> = Vec::new();
     fn add(entry: ModelEntry, path: &Path, entries: &mut Vec<ModelEntry>, problems: &mut Vec<ModelError>) {
         if entries.iter().any(|e| e.manifest.name == entry.manifest.name) {
@@ -91,14 +95,22 @@ fn resolve_all(raw: Vec<Unresolved>, problems: &mut Vec<ModelError>) -> Vec<Mode
     }
     for u in raw {
         let path = u.manifest_path.clone();
-        if is_head(&u) {
+        if is_ensemble(&u) {
+            let builtin = is_builtin(&u);
+            match attach_members(u, &entries) {
+                Ok(entry) => add(entry, &path, &mut entries, problems),
+                // A built-in ensemble whose member the user has not made is an option, not a fault.
+                Err(e @ ModelError::NotInstalled { .. }) if builtin => optional.push(e),
+                Err(e) => problems.push(e),
+            }
+        } else if is_head(&u) {
             match attach_backbone(u, &entries) {
                 Ok(entry) => add(entry, &path, &mut entries, problems),
                 Err(e) => problems.push(e),
             }
         } else {
             let manifest = u.file.resolve(None).expect("full models have a front-end");
-            add(ModelEntry { manifest, origin: u.origin, backbone: None }, &path, &mut entries, problems);
+            add(ModelEntry { manifest, origin: u.origin, backbone: None, members: Vec::new() }, &path, &mut entries, problems);
         }
     }
     entries
@@ -113,7 +125,47 @@ fn attach_backbone(u: Unresolved, full_models: &[ModelEntry]) -> Result<ModelEnt
         }
     })?;
     let manifest = u.file.resolve(Some(&backbone.manifest.frontend)).expect("front-end given");
-    Ok(ModelEntry { manifest, origin: u.origin, backbone: Some(Box::new(backbone.clone())) })
+    Ok(ModelEntry { manifest, origin: u.origin, backbone: Some(Box::new(backbone.clone())), members: Vec::new() })
+}
+
+/// An ensemble's members, found among `models` (full models and heads), with the same labels
+/// as the ensemble; its `sha256` becomes a digest of the members' weights and mix.
+fn attach_members(u: Unresolved, models: &[ModelEntry]) -> Result<ModelEntry, ModelError> {
+    let spec = u.file.ensemble.clone().expect("an ensemble has [ensemble]");
+    let bad = |reason: String| ModelError::InvalidManifest { path: u.manifest_path.clone(), reason };
+    let mut members = Vec::new();
+    let mut digest = Sha256::new();
+    for m in &spec.members {
+        let Some(found) = models.iter().find(|e| e.manifest.name == m.model && e.members.is_empty()) else {
+            let hint = m.install_hint.clone().unwrap_or_else(|| missing_model_hint(&m.model));
+            return Err(ModelError::NotInstalled {
+                name: u.file.name.clone(),
+                hint: format!("it is an ensemble with member '{}', which is missing: {hint}", m.model),
+            });
+        };
+        if found.manifest.labels.names != u.file.labels.names {
+            return Err(bad(format!(
+                "member '{}' gives the labels [{}], the ensemble lists [{}]: members must give the same labels in the same order",
+                m.model,
+                found.manifest.labels.names.join(", "),
+                u.file.labels.names.join(", ")
+            )));
+        }
+        let mut part = Some(found);
+        while let Some(p) = part {
+            digest.update(p.manifest.name.as_bytes());
+            digest.update([0]);
+            digest.update(p.manifest.sha256.as_bytes());
+            part = p.backbone.as_deref();
+        }
+        digest.update(m.weight.to_le_bytes());
+        digest.update(m.hop_seconds.unwrap_or(0.0).to_le_bytes());
+        members.push(found.clone());
+    }
+    digest.update(spec.temperature.to_le_bytes());
+    let mut manifest = u.file.resolve(Some(&members[0].manifest.frontend)).expect("front-end given");
+    manifest.sha256 = hex(&digest.finalize());
+    Ok(ModelEntry { manifest, origin: u.origin, backbone: None, members })
 }
 
 /// What to do about a model that is not installed.
@@ -128,6 +180,17 @@ fn missing_model_hint(name: &str) -> String {
 /// Built-in models, then installed ones. Installed folders with a broken manifest (or a head
 /// whose backbone is missing) are returned as errors so that a listing can say what is wrong.
 pub fn catalogue() -> (Vec<ModelEntry>, Vec<ModelError>) {
+    let (entries, problems, _) = catalogue_with_options();
+    (entries, problems)
+}
+
+/// Built-in models that need a model the user has not installed (an ensemble with a member
+/// on YAMNet), each as the error that says what to install.
+pub fn optional_unavailable() -> Vec<ModelError> {
+    catalogue_with_options().2
+}
+
+fn catalogue_with_options() -> (Vec<ModelEntry>, Vec<ModelError>, Vec<ModelError>) {
     let mut raw = builtin_unresolved();
     let mut problems = Vec::new();
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(user_models_dir())
@@ -140,8 +203,9 @@ pub fn catalogue() -> (Vec<ModelEntry>, Vec<ModelError>) {
             Err(e) => problems.push(e),
         }
     }
-    let entries = resolve_all(raw, &mut problems);
-    (entries, problems)
+    let mut optional = Vec::new();
+    let entries = resolve_all(raw, &mut problems, &mut optional);
+    (entries, problems, optional)
 }
 
 /// Finds a model by name (built-in or installed) or by the path of a folder or manifest.
@@ -151,7 +215,8 @@ pub fn resolve(spec: &str) -> Result<ModelEntry, ModelError> {
         let dir = if path.is_dir() { path } else { path.parent().unwrap_or(Path::new(".")) };
         return ModelEntry::from_folder(dir);
     }
-    let (entries, problems) = catalogue();
+    let (entries, mut problems, optional) = catalogue_with_options();
+    problems.extend(optional);
     if let Some(e) = entries.iter().find(|e| e.manifest.name == spec) {
         return Ok(e.clone());
     }
@@ -176,12 +241,12 @@ impl ModelEntry {
     /// A model folder anywhere on disk (a head's backbone is looked up in the catalogue).
     pub fn from_folder(dir: &Path) -> Result<Self, ModelError> {
         let u = read_folder(dir)?;
-        if u.file.backbone.is_none() {
+        if u.file.backbone.is_none() && u.file.ensemble.is_none() {
             let manifest = u.file.resolve(None).expect("full models have a front-end");
-            return Ok(Self { manifest, origin: u.origin, backbone: None });
+            return Ok(Self { manifest, origin: u.origin, backbone: None, members: Vec::new() });
         }
         let (entries, _) = catalogue();
-        attach_backbone(u, &entries)
+        if u.file.ensemble.is_some() { attach_members(u, &entries) } else { attach_backbone(u, &entries) }
     }
 
     /// Short description of where the model lives.
@@ -234,11 +299,24 @@ impl ModelEntry {
 
     /// Checks the weights against the manifests' sha256 and opens the inference session(s).
     pub fn load(&self) -> Result<LoadedModel, ModelError> {
+        if let Some(spec) = &self.manifest.ensemble {
+            let total: f32 = spec.members.iter().map(|m| m.weight).sum();
+            let members = self
+                .members
+                .iter()
+                .zip(&spec.members)
+                .map(|(entry, m)| {
+                    Ok(LoadedMember { model: Arc::new(entry.load()?), weight: m.weight / total, hop_seconds: m.hop_seconds })
+                })
+                .collect::<Result<Vec<_>, ModelError>>()?;
+            return Ok(LoadedModel { manifest: self.manifest.clone(), backbone: None, head: None, members });
+        }
         let model = match &self.backbone {
             None => LoadedModel {
                 manifest: self.manifest.clone(),
-                backbone: Stage::new(self.session()?, &self.manifest),
+                backbone: Some(Stage::new(self.session()?, &self.manifest)),
                 head: None,
+                members: Vec::new(),
             },
             Some(backbone) => {
                 let embedding = backbone.manifest.outputs.embedding.clone().ok_or_else(|| ModelError::Mismatch {
@@ -249,8 +327,9 @@ impl ModelEntry {
                 backbone_stage.outputs = vec![embedding, backbone.manifest.outputs.probabilities.clone()];
                 LoadedModel {
                     manifest: self.manifest.clone(),
-                    backbone: backbone_stage,
+                    backbone: Some(backbone_stage),
                     head: Some(Stage::new(self.session()?, &self.manifest)),
+                    members: Vec::new(),
                 }
             }
         };
@@ -329,13 +408,24 @@ pub struct Inference {
     pub embeddings: Vec<f32>,
 }
 
-/// A model ready for inference: one session, or a backbone session feeding a head session.
-/// Sessions sit behind mutexes so that one loaded model can serve several analysers (plugin
-/// instances) without copying its weights.
+/// A model ready for inference: one session, or a backbone session feeding a head session, or
+/// (an ensemble) its loaded members. Sessions sit behind mutexes so that one loaded model can
+/// serve several analysers (plugin instances) without copying its weights.
 pub struct LoadedModel {
     manifest: Manifest,
-    backbone: Stage,
+    /// `None` for an ensemble.
+    backbone: Option<Stage>,
     head: Option<Stage>,
+    members: Vec<LoadedMember>,
+}
+
+/// One model of a loaded ensemble.
+pub struct LoadedMember {
+    pub model: Arc<LoadedModel>,
+    /// Its share of the mix; the members' shares sum to one.
+    pub weight: f32,
+    /// Seconds between its windows (members after the first), `None`: its patch length.
+    pub hop_seconds: Option<f64>,
 }
 
 impl LoadedModel {
@@ -347,6 +437,16 @@ impl LoadedModel {
         &self.manifest.labels.names
     }
 
+    /// An ensemble's members (empty for any other model).
+    pub fn members(&self) -> &[LoadedMember] {
+        &self.members
+    }
+
+    /// The temperature an ensemble's mix is sharpened with (1 for other models).
+    pub fn ensemble_temperature(&self) -> f32 {
+        self.manifest.ensemble.as_ref().map_or(1.0, |e| e.temperature)
+    }
+
     /// Floats in one input patch (`patch_frames * n_mels`).
     pub fn patch_len(&self) -> usize {
         self.manifest.frontend.patch_frames * self.manifest.frontend.n_mels
@@ -354,7 +454,10 @@ impl LoadedModel {
 
     fn check_against_manifest(&self) -> Result<(), ModelError> {
         let name = &self.manifest.name;
-        self.backbone.check_names(name)?;
+        let Some(backbone) = &self.backbone else {
+            return Ok(()); // an ensemble: its members checked themselves, and their labels
+        };
+        backbone.check_names(name)?;
         if let Some(head) = &self.head {
             head.check_names(name)?;
         }
@@ -392,7 +495,13 @@ impl LoadedModel {
         let fe = &self.manifest.frontend;
         debug_assert_eq!(patches.len(), batch * self.patch_len());
         let name = &self.manifest.name;
-        let mut outs = self.backbone.run(name, &[batch, fe.patch_frames, fe.n_mels], patches)?.into_iter();
+        let Some(backbone) = &self.backbone else {
+            return Err(ModelError::Mismatch {
+                model: name.clone(),
+                reason: "an ensemble has no patch input of its own: its members are run by the analyser".into(),
+            });
+        };
+        let mut outs = backbone.run(name, &[batch, fe.patch_frames, fe.n_mels], patches)?.into_iter();
         match &self.head {
             None => {
                 let probabilities = outs.next().unwrap_or_default();

@@ -306,6 +306,9 @@ pub fn analyze_file_quick(
     // The whole-piece result pools the regions' windows as the model's manifest says (the
     // head on the mean embedding for track-level heads), exactly as a full analysis does.
     let mut pool = TrackPool::new(model);
+    // An ensemble's whole-piece pool is its members' pools (windows of the mix are not pooled;
+    // the adaptive plan's standard error is that of the mixed windows' mean).
+    let mut ensemble_pool = (!model.members().is_empty()).then(|| TrackPool::new(model));
     let region_settings = AnalysisSettings {
         hop_seconds: patch_seconds,
         quick_windows: None,
@@ -346,6 +349,10 @@ pub fn analyze_file_quick(
                 w.start_seconds += offset;
                 w.end_seconds += offset;
                 found.push(w);
+                if let Some(ensemble) = &mut ensemble_pool {
+                    // Each member pooled over its own windows in the region, as in full analysis.
+                    ensemble.absorb(&analyzer.pool());
+                }
             }
         }
         if let QuickPlan::Adaptive { max_standard_error, .. } = plan {
@@ -381,7 +388,7 @@ pub fn analyze_file_quick(
             w.embedding = None;
         }
     }
-    let probabilities = pool.probabilities(model)?;
+    let probabilities = ensemble_pool.as_ref().unwrap_or(&pool).probabilities(model)?;
     let decoder = reader.decoder();
     let mut warnings = decoder.warnings().to_vec();
     if non_finite > 0 {

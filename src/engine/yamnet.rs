@@ -157,6 +157,7 @@ pub fn manifest(classes: &[ClassRow], sha256: &str, source: &str) -> ManifestFil
         frontend: Some(frontend()),
         labels: Labels { names, genres },
         training: None,
+        ensemble: None,
     }
 }
 

@@ -506,6 +506,7 @@ fn write_head(
         frontend: None,
         labels: Labels { names: data.genres.clone(), genres: data.genres.clone() },
         training: Some(training),
+        ensemble: None,
     };
     let text = toml::to_string_pretty(&manifest).expect("manifest serialises");
     let manifest_path = out_dir.join("manifest.toml");

@@ -73,6 +73,17 @@ fn list_models() -> ExitCode {
         if let Some(d) = &m.description {
             println!("  {d}");
         }
+        if let Some(ensemble) = &m.ensemble {
+            let parts: Vec<String> = ensemble
+                .members
+                .iter()
+                .map(|p| match p.hop_seconds {
+                    Some(h) => format!("{} × {} (windows every {h} s)", p.weight, p.model),
+                    None => format!("{} × {}", p.weight, p.model),
+                })
+                .collect();
+            println!("  ensemble: {}; temperature {}; its windows are {}'s", parts.join(" + "), ensemble.temperature, ensemble.members[0].model);
+        }
         let fe = &m.frontend;
         println!(
             "  input: {} Hz, {} mel bands, patches of {} frames ({:.2} s); {} labels, {} genres",
@@ -99,6 +110,9 @@ fn list_models() -> ExitCode {
     }
     for p in &problems {
         println!("\nunavailable: {p}");
+    }
+    for p in model::optional_unavailable() {
+        println!("\nnot installed (optional): {p}");
     }
     if entries.is_empty() { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }

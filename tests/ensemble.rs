@@ -1,0 +1,133 @@
+//! Ensembles (`[ensemble]` manifests): several models on the same audio, their probabilities
+//! mixed. Checked against the members run on their own: an ensemble of the built-in gtzan10
+//! with itself at a finer hop needs no YAMNet, and its numbers follow from gtzan10's.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use genre_meter::engine::analysis::mix_probabilities;
+use genre_meter::engine::{AnalysisSettings, Analyzer, LoadedModel, WindowPrediction, analyze_file, model};
+
+/// gtzan10 × 0.6 (the ensemble's windows) + gtzan10 × 0.4 with windows every 0.5 s.
+fn write_manifest(dir: &Path, temperature: f32) {
+    let labels = model::resolve("gtzan10").unwrap().manifest.labels.names;
+    let quoted: Vec<String> = labels.iter().map(|l| format!("\"{l}\"")).collect();
+    let text = format!(
+        "name = \"twice\"\noutput_activation = \"softmax\"\n\n[ensemble]\ntemperature = {temperature}\n\n\
+         [[ensemble.members]]\nmodel = \"gtzan10\"\nweight = 1.5\n\n\
+         [[ensemble.members]]\nmodel = \"gtzan10\"\nweight = 1.0\nhop_seconds = 0.5\n\n\
+         [labels]\nnames = [{}]\n",
+        quoted.join(", ")
+    );
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("manifest.toml"), text).unwrap();
+}
+
+fn ensemble(temperature: f32) -> (tempfile::TempDir, Arc<LoadedModel>) {
+    let dir = tempfile::tempdir().unwrap();
+    write_manifest(dir.path(), temperature);
+    let entry = model::resolve(dir.path().to_str().unwrap()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(entry.members.len(), 2);
+    (dir, Arc::new(entry.load().unwrap_or_else(|e| panic!("{e}"))))
+}
+
+fn run(model: &Arc<LoadedModel>, rate: u32, hop: f64, audio: &[f32], block: usize) -> (Vec<WindowPrediction>, Vec<f32>) {
+    let mut a = Analyzer::new(model.clone(), rate, AnalysisSettings { hop_seconds: hop, ..Default::default() });
+    let mut windows = Vec::new();
+    for chunk in audio.chunks(block) {
+        a.push(chunk, &mut windows).unwrap();
+    }
+    let summary = a.finish(&mut windows).unwrap();
+    (windows, summary.probabilities.unwrap())
+}
+
+fn worst(a: &[f32], b: &[f32]) -> f32 {
+    common::max_abs_diff(a, b)
+}
+
+#[test]
+fn an_ensemble_mixes_its_members_whole_piece_results_and_windows() {
+    let (_dir, twice) = ensemble(0.8);
+    let single = common::default_model();
+    let audio = common::synth_music(44_100, 20.0);
+
+    let (windows, whole) = run(&twice, 44_100, 1.0, &audio, 4096);
+    let (first, first_whole) = run(&single, 44_100, 1.0, &audio, 4096);
+    let (_, fine_whole) = run(&single, 44_100, 0.5, &audio, 4096);
+
+    // The whole piece: 0.6 x gtzan10 at the analysis hop + 0.4 x gtzan10 at 0.5 s, sharpened.
+    let expected = mix_probabilities(&[(&first_whole, 0.6), (&fine_whole, 0.4)], 0.8);
+    let d = worst(&whole, &expected);
+    eprintln!("whole piece: largest difference from the members' mix {d:.2e}");
+    assert!(d < 1e-5, "{whole:?} vs {expected:?}");
+    assert!(worst(&first_whole, &fine_whole) > 1e-4, "the members' hops give different numbers, so the mix is tested");
+
+    // Windows: the first member's; the second member's only window inside each of them
+    // (0.5 s hop = 31 frames, 1 s = 62, a patch = 187) is the same patch, so each window is
+    // gtzan10's window, sharpened.
+    assert_eq!(windows.len(), first.len());
+    for (w, f) in windows.iter().zip(&first) {
+        assert_eq!((w.start_seconds, w.end_seconds), (f.start_seconds, f.end_seconds));
+        let (p, q) = (w.probabilities.as_ref().unwrap(), f.probabilities.as_ref().unwrap());
+        let expected = mix_probabilities(&[(q, 1.0)], 0.8);
+        assert!(worst(p, &expected) < 1e-5, "window at {} s: {p:?} vs {expected:?}", w.start_seconds);
+    }
+    let sum: f32 = whole.iter().sum();
+    assert!((sum - 1.0).abs() < 1e-5, "a sharpened mix is still a distribution: {sum}");
+}
+
+#[test]
+fn any_block_size_gives_an_ensemble_the_same_windows() {
+    let (_dir, twice) = ensemble(1.0);
+    let audio = common::synth_music(48_000, 12.0);
+    let (a, whole_a) = run(&twice, 48_000, 1.0, &audio, audio.len());
+    for block in [1usize, 37, 4096] {
+        let (b, whole_b) = run(&twice, 48_000, 1.0, &audio, block);
+        assert_eq!(a.len(), b.len(), "block {block}");
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x.start_seconds, y.start_seconds, "block {block}");
+            assert!(worst(x.probabilities.as_ref().unwrap(), y.probabilities.as_ref().unwrap()) < 1e-6, "block {block}");
+        }
+        assert!(worst(&whole_a, &whole_b) < 1e-6, "block {block}");
+    }
+}
+
+#[test]
+fn quick_mode_and_files_work_with_an_ensemble() {
+    let (_dir, twice) = ensemble(1.0);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.wav");
+    let audio = common::synth_music(22_050, 60.0);
+    common::write_wav_f32(&path, 22_050, 1, &audio);
+    // Full analysis of the file is the streamed analysis.
+    let full = analyze_file(&path, &twice, &AnalysisSettings::default()).unwrap();
+    let (_, streamed) = run(&twice, 22_050, 1.0, &audio, 8192);
+    assert!(worst(full.summary.probabilities.as_ref().unwrap(), &streamed) < 1e-6);
+    // Quick mode: each region holds one window of either member (a 0.5 s hop fits one patch
+    // in a region), the same patch, so the mix is gtzan10's own quick result.
+    let quick = AnalysisSettings { quick_windows: Some(6), ..Default::default() };
+    let ens = analyze_file(&path, &twice, &quick).unwrap();
+    let own = analyze_file(&path, &common::default_model(), &quick).unwrap();
+    assert_eq!(ens.windows.len(), 6);
+    let (p, q) = (ens.summary.probabilities.unwrap(), own.summary.probabilities.unwrap());
+    assert!(worst(&p, &q) < 1e-5, "{p:?} vs {q:?}");
+}
+
+#[test]
+fn bad_ensembles_are_refused_with_what_to_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("[[ensemble.members]]\nmodel = \"gtzan10\"\nweight = 1.0\n", "at least two"),
+        ("[[ensemble.members]]\nmodel = \"gtzan10\"\nweight = 1.0\n[[ensemble.members]]\nmodel = \"gtzan10\"\nweight = -1.0\n", "weight -1"),
+        ("[[ensemble.members]]\nmodel = \"gtzan10\"\nweight = 1.0\n[[ensemble.members]]\nmodel = \"no-such-model\"\nweight = 1.0\n", "member 'no-such-model', which is missing"),
+        ("[[ensemble.members]]\nmodel = \"gtzan10\"\nweight = 1.0\n[[ensemble.members]]\nmodel = \"msd-musicnn\"\nweight = 1.0\n", "members must give the same labels"),
+    ];
+    for (members, expected) in cases {
+        let text = format!("name = \"bad\"\noutput_activation = \"softmax\"\n\n{members}\n[labels]\nnames = [\"blues\", \"classical\", \"country\", \"disco\", \"hiphop\", \"jazz\", \"metal\", \"pop\", \"reggae\", \"rock\"]\n");
+        std::fs::write(dir.path().join("manifest.toml"), text).unwrap();
+        let err = model::resolve(dir.path().to_str().unwrap()).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains(expected), "expected '{expected}' in: {err}");
+    }
+}
