@@ -123,8 +123,9 @@ struct Run {
     model_name: Option<String>,
     hop_seconds: f64,
     windows: Vec<WindowPrediction>,
-    /// The classified windows since the last reset, pooled as the model's manifest says
-    /// (the engine's [`TrackPool`], so the verdict is the CLI's whole-file result).
+    /// The streams since the last reset, pooled as the model's manifest says (the engine's
+    /// [`TrackPool`], so the verdict is the CLI's whole-file result); the current stream's
+    /// windows are in the analyser's pool until the stream ends.
     verdict_pool: Option<TrackPool>,
     verdict: Verdict,
     /// Seconds analysed before the current stream started (timeline times go on across
@@ -239,8 +240,6 @@ impl Run {
             hop_seconds: window_hop(self.hop_seconds, &model),
             silence_threshold_dbfs: SILENCE_THRESHOLD_DBFS,
             batch_windows: 1,
-            // A track-level head pools the windows' embeddings for the verdict.
-            keep_embeddings: TrackPool::new(&model).needs_embeddings(),
             ..AnalysisSettings::default()
         };
         Analyzer::new(model, self.sample_rate_hz, settings)
@@ -295,8 +294,8 @@ impl Run {
             Verdict { model: name, labels: labels.clone(), ..Verdict::default() }
         };
         let mut pool = TrackPool::new(&model);
-        let saved = if pool.needs_embeddings() { &self.verdict.pooled_features } else { &self.verdict.probabilities };
-        pool.restore(saved, self.verdict.windows);
+        let saved = if pool.state_is_probabilities() { &self.verdict.probabilities } else { &self.verdict.pooled_features };
+        pool.restore_state(saved, self.verdict.windows);
         self.verdict_pool = Some(pool);
         if self.verdict.windows == 0 && self.verdict.silent_windows == 0 {
             self.carry.timeline.clear();
@@ -395,6 +394,9 @@ impl Run {
         }
         self.windows.clear();
         let result = analyzer.finish(&mut self.windows);
+        if let Some(pool) = &mut self.verdict_pool {
+            pool.absorb(&analyzer.pool());
+        }
         analyzer.reset();
         let gave_windows = !self.windows.is_empty();
         self.take_windows();
@@ -413,7 +415,10 @@ impl Run {
     }
 
     fn fail(&mut self, error: String) {
-        self.analyzer = None;
+        // The verdict keeps what the failed stream had pooled.
+        if let (Some(analyzer), Some(pool)) = (self.analyzer.take(), &mut self.verdict_pool) {
+            pool.absorb(&analyzer.pool());
+        }
         self.status.model_ready.store(false, Ordering::Release);
         self.with_text(|t| t.error = format!("The model failed, the meter is off (audio passes through): {error}"));
     }
@@ -436,9 +441,6 @@ impl Run {
             let n = snap.label_count;
             match &w.probabilities {
                 Some(p) => {
-                    if let Some(pool) = &mut self.verdict_pool {
-                        pool.add(p, w.embedding.as_deref());
-                    }
                     for (i, &v) in p.iter().enumerate() {
                         let v = if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.0 };
                         if i < n {
@@ -490,10 +492,16 @@ impl Run {
     /// Writes the verdict into the persisted field (read by the host's state save).
     fn store_verdict(&mut self) {
         let pooled = match (&self.verdict_pool, &self.carry.model) {
-            (Some(pool), Some(model)) => pool.probabilities(model).map(|p| {
-                let features = if pool.needs_embeddings() { pool.mean() } else { Vec::new() };
-                (p.unwrap_or_default(), features)
-            }),
+            (Some(pool), Some(model)) => {
+                let mut pool = pool.clone();
+                if let Some(analyzer) = &self.analyzer {
+                    pool.absorb(&analyzer.pool());
+                }
+                pool.probabilities(model).map(|p| {
+                    let features = if pool.state_is_probabilities() { Vec::new() } else { pool.state() };
+                    (p.unwrap_or_default(), features)
+                })
+            }
             _ => Ok((Vec::new(), Vec::new())),
         };
         match pooled {

@@ -51,6 +51,45 @@ fn train_own_head(home: &Path, backbone: &str, name: &str) {
     .expect("training");
 }
 
+/// Writes an ensemble manifest `name` into the user folder: `members` as (model, weight,
+/// hop_seconds), the mix sharpened by `temperature`, with `labels`.
+fn write_ensemble(name: &str, members: &[(&str, f32, Option<f64>)], temperature: f32, labels: &[&str]) {
+    let dir = model::user_models_dir().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut text = format!("name = \"{name}\"\noutput_activation = \"softmax\"\n\n[ensemble]\ntemperature = {temperature}\n");
+    for (m, w, hop) in members {
+        text += &format!("\n[[ensemble.members]]\nmodel = \"{m}\"\nweight = {w}\n");
+        if let Some(h) = hop {
+            text += &format!("hop_seconds = {h}\n");
+        }
+    }
+    let quoted: Vec<String> = labels.iter().map(|l| format!("\"{l}\"")).collect();
+    text += &format!("\n[labels]\nnames = [{}]\n", quoted.join(", "));
+    std::fs::write(dir.join("manifest.toml"), text).unwrap();
+}
+
+/// The plugin's verdict for `name` on `left`/`right` at 48 kHz, against the engine's
+/// whole-piece result for their downmix (as the CLI gives it for a file).
+fn plugin_matches_engine(entry: &clack_host::prelude::PluginEntry, name: &str, labels: usize, left: &[f32], right: &[f32]) {
+    let mut instance = new_instance(entry);
+    choose_model(&mut instance, name);
+    play(&mut instance, 48_000.0, 512, &[left.to_vec(), right.to_vec()]);
+    let verdict = verdict(&mut instance);
+    assert_eq!(verdict["model"], name);
+    let plugin = f32s(&verdict["probabilities"]);
+    assert_eq!(plugin.len(), labels, "{name}: {verdict}");
+
+    let loaded = Arc::new(model::resolve(name).and_then(|e| e.load()).unwrap());
+    let settings = plugin_default_settings_for(&loaded);
+    let mut analyzer = genre_meter::engine::Analyzer::new(loaded, 48_000, settings);
+    let mut windows = Vec::new();
+    analyzer.push(&downmix(left, right), &mut windows).unwrap();
+    let engine = analyzer.finish(&mut windows).unwrap().probabilities.unwrap();
+    let worst = plugin.iter().zip(&engine).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    eprintln!("{name} in the plugin vs the engine: largest difference {worst:.2e}");
+    assert!(worst <= 1e-5, "{name}: plugin differs from the engine by {worst}");
+}
+
 #[test]
 fn a_head_trained_on_own_genre_folders_runs_in_the_plugin() {
     let home = fresh_home("own-head", None);
@@ -80,6 +119,12 @@ fn a_head_trained_on_own_genre_folders_runs_in_the_plugin() {
     let worst = p.iter().zip(&engine).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
     eprintln!("own head in the plugin vs the engine: largest difference {worst:.2e}");
     assert!(worst <= 1e-5, "plugin differs from the engine by {worst}");
+
+    // An ensemble of the head with itself at a finer hop, sharpened: the plugin's verdict
+    // is still the engine's (each member's pool carried across the plugin's streams).
+    write_ensemble("my-ensemble", &[("my-genres", 0.6, None), ("my-genres", 0.4, Some(0.5))], 0.8, &labels);
+    let (left, right) = music_clip(48_000, 7.0);
+    plugin_matches_engine(&entry, "my-ensemble", 2, &left, &right);
     std::fs::remove_dir_all(&home).ok();
 }
 
@@ -106,24 +151,13 @@ fn yamnet_and_a_head_on_it_run_in_the_plugin_once_installed_and_match_the_engine
 
     yamnet::install(&source, &model::user_models_dir()).expect("install YAMNet");
     train_own_head(&home, "yamnet", "my-yamnet-genres");
-    for (name, labels) in [("yamnet", yamnet::CLASSES), ("my-yamnet-genres", 2)] {
-        let mut instance = new_instance(&entry);
-        choose_model(&mut instance, name);
-        play(&mut instance, 48_000.0, 512, &[left.clone(), right.clone()]);
-        let verdict = verdict(&mut instance);
-        assert_eq!(verdict["model"], name);
-        let plugin = f32s(&verdict["probabilities"]);
-        assert_eq!(plugin.len(), labels, "{name}");
-
-        let loaded = Arc::new(model::resolve(name).and_then(|e| e.load()).unwrap());
-        let settings = plugin_default_settings_for(&loaded);
-        let mut analyzer = genre_meter::engine::Analyzer::new(loaded, 48_000, settings);
-        let mut windows = Vec::new();
-        analyzer.push(&downmix(&left, &right), &mut windows).unwrap();
-        let engine = analyzer.finish(&mut windows).unwrap().probabilities.unwrap();
-        let worst = plugin.iter().zip(&engine).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-        eprintln!("{name} in the plugin vs the engine: largest difference {worst:.2e}");
-        assert!(worst <= 1e-5, "{name}: plugin differs from the engine by {worst}");
+    // And a musicnn + YAMNet ensemble of two heads, as the built-in gtzan10-ensemble is.
+    train_own_head(&home, "msd-musicnn", "my-genres");
+    let own_labels = model::resolve("my-genres").unwrap().manifest.labels.names;
+    let own_labels: Vec<&str> = own_labels.iter().map(String::as_str).collect();
+    write_ensemble("my-mixed", &[("my-genres", 0.625, None), ("my-yamnet-genres", 0.375, Some(0.96))], 0.88, &own_labels);
+    for (name, labels) in [("yamnet", yamnet::CLASSES), ("my-yamnet-genres", 2), ("my-mixed", 2)] {
+        plugin_matches_engine(&entry, name, labels, &left, &right);
     }
     std::fs::remove_dir_all(&home).ok();
 }
