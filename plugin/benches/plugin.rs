@@ -124,9 +124,19 @@ fn time_per_block(blocks: usize, mut f: impl FnMut(usize), mut between: impl FnM
 
 /// Where the worker's time goes: the engine alone (resample, log-mel, model) on 30 s of
 /// 48 kHz music in 20 ms pieces, as the worker feeds it, default plugin settings.
+/// The engine's cost for each model in `GENRE_METER_BENCH_MODELS` (comma-separated names;
+/// default: the default model), e.g. `GENRE_METER_BENCH_MODELS=gtzan10,gtzan10-ensemble`
+/// with YAMNet and the gtzan10-yamnet head installed.
 fn engine_cost() {
+    let names = std::env::var("GENRE_METER_BENCH_MODELS").unwrap_or_else(|_| genre_meter::engine::DEFAULT_MODEL.to_string());
+    for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        engine_cost_of(name);
+    }
+}
+
+fn engine_cost_of(name: &str) {
     use genre_meter::engine::{AnalysisSettings, Analyzer};
-    let model = Arc::new(genre_meter::engine::model::resolve(genre_meter::engine::DEFAULT_MODEL).unwrap().load().unwrap());
+    let model = Arc::new(genre_meter::engine::model::resolve(name).and_then(|e| e.load()).unwrap_or_else(|e| panic!("{e}")));
     let (left, right) = music_clip(RATE_HZ, 30.0);
     let mono = downmix(&left, &right);
     let hop = genre_meter_plugin::params::DEFAULT_HOP_SECONDS as f64;
@@ -150,7 +160,7 @@ fn engine_cost() {
     let (cpu, wall, inference_wall) = best;
     // The engine times inference by the clock; its share of the wall time splits the CPU.
     let inference = cpu * inference_wall / wall;
-    println!("engine alone, model {}, 30 s of 48 kHz audio, hop {hop} s, batch 1 (best of 3, thread CPU time):", genre_meter::engine::DEFAULT_MODEL);
+    println!("engine alone, model {name}, 30 s of 48 kHz audio, hop {hop} s, batch 1 (best of 3, thread CPU time):");
     println!(
         "  {:.2} % of one core in real time: inference {:.2} %, resampling + log-mel + windows {:.2} %",
         cpu / 30.0 * 100.0,
@@ -273,8 +283,26 @@ fn thread_cpu_seconds(prefix: &str) -> f64 {
 }
 
 /// Window geometry of the default model at the plugin's default hop: (window, hop) seconds.
+/// The model the real-time section's instances use: `GENRE_METER_BENCH_PLUGIN_MODEL`, else the
+/// plugin's default.
+fn plugin_model() -> String {
+    std::env::var("GENRE_METER_BENCH_PLUGIN_MODEL").unwrap_or_else(|_| genre_meter::engine::DEFAULT_MODEL.to_string())
+}
+
+/// A new instance set to [`plugin_model`] (through its saved state, as a host restores it).
+fn bench_instance(entry: &PluginEntry) -> PluginInstance<TestHost> {
+    let mut instance = new_instance(entry);
+    let name = plugin_model();
+    if name != genre_meter::engine::DEFAULT_MODEL {
+        let mut state = state_json(&mut instance);
+        state["fields"]["model"] = serde_json::json!(serde_json::to_string(&name).unwrap());
+        load_state_json(&mut instance, &state);
+    }
+    instance
+}
+
 fn default_window_and_hop() -> (f64, f64) {
-    let model = genre_meter::engine::model::resolve(genre_meter::engine::DEFAULT_MODEL).unwrap().load().unwrap();
+    let model = genre_meter::engine::model::resolve(&plugin_model()).unwrap().load().unwrap();
     let window = model.manifest().frontend.patch_seconds();
     let hop = genre_meter_plugin::worker::window_hop(genre_meter_plugin::params::DEFAULT_HOP_SECONDS as f64, &model);
     (window, hop)
@@ -312,7 +340,7 @@ fn real_time_instances(count: usize, hops: usize) {
     let rss_start = rss_bytes();
     let (left, right) = music_clip(RATE_HZ, played_seconds);
     let config = PluginAudioConfiguration { sample_rate: RATE_HZ as f64, min_frames_count: 1, max_frames_count: BLOCK as u32 };
-    let mut instances: Vec<_> = (0..count).map(|_| new_instance(&entry)).collect();
+    let mut instances: Vec<_> = (0..count).map(|_| bench_instance(&entry)).collect();
     let mut processors: Vec<_> = instances
         .iter_mut()
         .map(|i| i.activate(|_, _| (), config).unwrap().start_processing().unwrap())

@@ -245,6 +245,7 @@ pub fn eval(args: EvalArgs) -> ExitCode {
                 println!("model {} on {} files ({} genres)", report.model, data.files.len(), data.genres.len());
                 print!("{}", report.window.to_text("per window"));
                 let pooled = match report.pooling {
+                    _ if entry.manifest.ensemble.is_some() => "per track (the members' whole-track results, mixed)",
                     Pooling::MeanProbabilities => "per track (mean of the window probabilities)",
                     Pooling::MeanEmbedding => "per track (head on the mean window embedding)",
                 };
