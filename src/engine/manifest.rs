@@ -338,6 +338,18 @@ impl ManifestFile {
         if let Some(ensemble) = &self.ensemble {
             return self.validate_ensemble(ensemble, origin);
         }
+        // Optional in the file only because an ensemble has none of them.
+        if self.onnx.as_os_str().is_empty() {
+            return Err(bad("missing field `onnx`: name the model's ONNX file (only an [ensemble] has none)".into()));
+        }
+        if self.input.name.is_empty() {
+            return Err(bad("missing field `input`: give [input] name = the ONNX graph's input (only an [ensemble] has none)".into()));
+        }
+        if self.outputs.probabilities.is_empty() {
+            return Err(bad(
+                "missing field `outputs`: give [outputs] probabilities = the ONNX graph's output (only an [ensemble] has none)".into(),
+            ));
+        }
         match (&self.frontend, &self.backbone) {
             (Some(fe), None) => fe.validate(origin)?,
             (None, Some(_)) => {}
