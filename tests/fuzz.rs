@@ -269,16 +269,14 @@ fn run_batch(
     models: &[Arc<LoadedModel>],
     settings: &AnalysisSettings,
 ) -> Vec<Result<FileAnalysis, AnalysisError>> {
-    let mut next = 0;
+    // Workers are made concurrently: an atomic hands out the sessions.
+    let next = std::sync::atomic::AtomicUsize::new(0);
     let settings = settings.clone();
     for_each_file(
         files,
         Some(models.len()),
         Watchdog::from_env(),
-        || {
-            next += 1;
-            Ok::<_, ()>(models[(next - 1) % models.len()].clone())
-        },
+        || Ok::<_, ()>(models[next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % models.len()].clone()),
         move |model: &mut Arc<LoadedModel>, path: &Path| analyze_file(path, model, &settings),
         |_, _| {},
     )

@@ -48,8 +48,10 @@ pub fn analyze_files(
 }
 
 /// Runs `work` once per file on `jobs` worker threads (default: all cores), each with its own
-/// state from `new_worker` (e.g. a model session; made on the calling thread, so that a
-/// model problem is one error, not one per file). `on_done(finished, path, outcome)` is called
+/// state from `new_worker` (e.g. a model session). The states are made before any file is
+/// read, all at once (one on the calling thread, the others on short-lived threads: loading a
+/// model is serial work that would otherwise delay the second worker), so that a model
+/// problem is one error, not one per file. `on_done(finished, path, outcome)` is called
 /// on the calling thread as each file finishes; outcomes come back in input order.
 ///
 /// Each file is isolated:
@@ -65,7 +67,7 @@ pub fn for_each_file<S, T, E, X>(
     files: &[PathBuf],
     jobs: Option<usize>,
     watchdog: Watchdog,
-    mut new_worker: impl FnMut() -> Result<S, X>,
+    new_worker: impl Fn() -> Result<S, X> + Sync,
     work: impl Fn(&mut S, &Path) -> Result<T, E> + Send + Sync + 'static,
     mut on_done: impl FnMut(usize, &FileOutcome<T, E>),
 ) -> Result<Vec<FileOutcome<T, E>>, X>
@@ -73,6 +75,7 @@ where
     S: Send + 'static,
     T: Send + 'static,
     E: From<FileFailure> + Send + 'static,
+    X: Send,
 {
     if files.is_empty() {
         return Ok(Vec::new());
@@ -81,10 +84,12 @@ where
     let workers = jobs.unwrap_or(cores).clamp(1, files.len());
     let shared = Arc::new(Shared { files: files.to_vec(), next: AtomicUsize::new(0), work });
     let (tx, rx) = mpsc::channel::<(usize, Result<T, E>)>();
-    let mut states = Vec::with_capacity(workers);
-    for _ in 0..workers {
-        states.push(new_worker()?);
-    }
+    let states = std::thread::scope(|scope| {
+        let others: Vec<_> = (1..workers).map(|_| scope.spawn(&new_worker)).collect();
+        let mut states = vec![new_worker()];
+        states.extend(others.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))));
+        states.into_iter().collect::<Result<Vec<S>, X>>()
+    })?;
     let mut lanes: Vec<Arc<Lane>> = states.into_iter().map(|s| spawn_worker(&shared, s, &tx)).collect();
     let mut slots: Vec<Option<FileOutcome<T, E>>> = (0..files.len()).map(|_| None).collect();
     let mut finished = 0;
