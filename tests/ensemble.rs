@@ -131,3 +131,58 @@ fn bad_ensembles_are_refused_with_what_to_fix() {
         assert!(err.contains(expected), "expected '{expected}' in: {err}");
     }
 }
+
+#[test]
+fn members_that_resample_differently_each_resample_their_own_input() {
+    // Its own user folder (nextest runs each test in its own process).
+    let lib = genre_meter::engine::runtime::locate_library().expect("ONNX Runtime installed");
+    let home = tempfile::tempdir().unwrap();
+    // SAFETY: nextest runs every test in its own process, and no other thread runs yet.
+    unsafe {
+        std::env::set_var("GENRE_METER_ORT_LIB", lib);
+        std::env::set_var("GENRE_METER_HOME", home.path());
+    }
+    // msd-musicnn with rubato's flat FFT resampler, installed as "musicnn-fft".
+    let shipped = common::repo_dir().join("models/msd-musicnn");
+    let copy = model::user_models_dir().join("musicnn-fft");
+    std::fs::create_dir_all(&copy).unwrap();
+    std::fs::copy(shipped.join("msd_musicnn.onnx"), copy.join("msd_musicnn.onnx")).unwrap();
+    let text = std::fs::read_to_string(shipped.join("manifest.toml")).unwrap();
+    let text = text.replacen("name = \"msd-musicnn\"", "name = \"musicnn-fft\"", 1).replacen("resampler = \"kaiser-best\"", "resampler = \"fft\"", 1);
+    assert!(text.contains("resampler = \"fft\""), "the shipped manifest names its resampler");
+    std::fs::write(copy.join("manifest.toml"), text).unwrap();
+    let labels = model::resolve("msd-musicnn").unwrap().manifest.labels.names;
+    let quoted: Vec<String> = labels.iter().map(|l| format!("{l:?}")).collect();
+    let dir = home.path().join("mix");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("manifest.toml"),
+        format!(
+            "name = \"mix\"\noutput_activation = \"sigmoid\"\n\n[[ensemble.members]]\nmodel = \"msd-musicnn\"\nweight = 1.0\n\n\
+             [[ensemble.members]]\nmodel = \"musicnn-fft\"\nweight = 1.0\n\n[labels]\nnames = [{}]\n",
+            quoted.join(", ")
+        ),
+    )
+    .unwrap();
+    let load = |spec: &str| Arc::new(model::resolve(spec).and_then(|e| e.load()).unwrap_or_else(|e| panic!("{e}")));
+    let (mix, kaiser, fft) = (load(dir.to_str().unwrap()), load("msd-musicnn"), load("musicnn-fft"));
+
+    // Music with energy at 7.6 kHz, where kaiser_best and the FFT resampler differ.
+    let rate = 48_000;
+    let mut audio = common::synth_music(rate, 12.0);
+    for (i, s) in audio.iter_mut().enumerate() {
+        *s += 0.2 * (std::f64::consts::TAU * 7_600.0 * i as f64 / rate as f64).sin() as f32;
+    }
+    let hop = kaiser.manifest().frontend.patch_seconds();
+    let (windows, whole) = run(&mix, rate, hop, &audio, 4096);
+    let (kw, kaiser_whole) = run(&kaiser, rate, hop, &audio, 4096);
+    let (fw, fft_whole) = run(&fft, rate, hop, &audio, 4096);
+    assert!(worst(&kaiser_whole, &fft_whole) > 1e-3, "the two resamplers give different tags, so sharing would show");
+    let expected = mix_probabilities(&[(&kaiser_whole, 0.5), (&fft_whole, 0.5)], 1.0);
+    assert!(worst(&whole, &expected) < 1e-5, "whole piece: {}", worst(&whole, &expected));
+    assert_eq!(windows.len(), kw.len());
+    for ((w, k), f) in windows.iter().zip(&kw).zip(&fw) {
+        let expected = mix_probabilities(&[(k.probabilities.as_ref().unwrap(), 0.5), (f.probabilities.as_ref().unwrap(), 0.5)], 1.0);
+        assert!(worst(w.probabilities.as_ref().unwrap(), &expected) < 1e-5, "window at {} s", w.start_seconds);
+    }
+}

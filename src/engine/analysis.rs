@@ -210,7 +210,16 @@ impl Stream {
         }
         self.resampled.clear();
         self.resampler.push(&self.clean, &mut self.resampled);
-        self.logmel.push(&self.resampled, &mut self.frames, &mut self.energies);
+        let resampled = std::mem::take(&mut self.resampled);
+        let result = self.push_resampled(&resampled, out);
+        self.resampled = resampled;
+        result
+    }
+
+    /// Feeds samples already at the model's rate, made as this stream's resampler would
+    /// make them (an ensemble member sharing another member's resampling).
+    fn push_resampled(&mut self, resampled: &[f32], out: &mut Vec<WindowPrediction>) -> Result<(), ModelError> {
+        self.logmel.push(resampled, &mut self.frames, &mut self.energies);
         self.cut_windows(out)
     }
 
@@ -219,7 +228,16 @@ impl Stream {
     fn finish(&mut self, out: &mut Vec<WindowPrediction>) -> Result<TrackSummary, ModelError> {
         self.resampled.clear();
         self.resampler.finish(&mut self.resampled);
-        self.logmel.push(&self.resampled, &mut self.frames, &mut self.energies);
+        let tail = std::mem::take(&mut self.resampled);
+        let result = self.finish_resampled(&tail, out);
+        self.resampled = tail;
+        result
+    }
+
+    /// [`Stream::finish`] with the resampler's last samples made elsewhere (see
+    /// [`Stream::push_resampled`]).
+    fn finish_resampled(&mut self, tail: &[f32], out: &mut Vec<WindowPrediction>) -> Result<TrackSummary, ModelError> {
+        self.logmel.push(tail, &mut self.frames, &mut self.energies);
         self.logmel.finish(&mut self.frames, &mut self.energies);
         self.cut_windows(out)?;
         let mut repeat_padded = false;
@@ -380,6 +398,9 @@ pub struct Analyzer {
     /// and each other member's windows that a waiting or later window may still contain.
     others: Vec<VecDeque<WindowPrediction>>,
     scratch: Vec<WindowPrediction>,
+    /// Every member converts the input to the same rate by the same method: the first
+    /// member's resampled samples feed them all (the same samples, made once).
+    shared_resampling: bool,
 }
 
 /// Windows of two members closer than this (seconds) are taken to start or end together.
@@ -411,7 +432,12 @@ impl Analyzer {
                 .collect()
         };
         let others = (1..streams.len()).map(|_| VecDeque::new()).collect();
-        Self { model, streams, pending: VecDeque::new(), others, scratch: Vec::new() }
+        let conversion = |m: &super::model::LoadedMember| {
+            let fe = &m.model.manifest().frontend;
+            (fe.resampler, fe.sample_rate_hz)
+        };
+        let shared_resampling = members.windows(2).all(|pair| conversion(&pair[0]) == conversion(&pair[1]));
+        Self { model, streams, pending: VecDeque::new(), others, scratch: Vec::new(), shared_resampling }
     }
 
     pub fn model(&self) -> &Arc<LoadedModel> {
@@ -455,8 +481,14 @@ impl Analyzer {
         self.scratch.clear();
         self.streams[0].push(samples, &mut self.scratch)?;
         self.pending.extend(self.scratch.drain(..));
-        for (stream, queue) in self.streams[1..].iter_mut().zip(&mut self.others) {
-            stream.push(samples, &mut self.scratch)?;
+        let (first, rest) = self.streams.split_at_mut(1);
+        for (stream, queue) in rest.iter_mut().zip(&mut self.others) {
+            if self.shared_resampling {
+                stream.input_frames += samples.len() as u64;
+                stream.push_resampled(&first[0].resampled, &mut self.scratch)?;
+            } else {
+                stream.push(samples, &mut self.scratch)?;
+            }
             queue.extend(self.scratch.drain(..));
         }
         self.emit(out, false)
@@ -472,8 +504,13 @@ impl Analyzer {
         let mut summary = self.streams[0].finish(&mut self.scratch)?;
         self.pending.extend(self.scratch.drain(..));
         let mut results = Vec::with_capacity(self.streams.len() - 1);
-        for (stream, queue) in self.streams[1..].iter_mut().zip(&mut self.others) {
-            let member = stream.finish(&mut self.scratch)?;
+        let (first, rest) = self.streams.split_at_mut(1);
+        for (stream, queue) in rest.iter_mut().zip(&mut self.others) {
+            let member = if self.shared_resampling {
+                stream.finish_resampled(&first[0].resampled, &mut self.scratch)?
+            } else {
+                stream.finish(&mut self.scratch)?
+            };
             queue.extend(self.scratch.drain(..));
             results.push(member.probabilities);
         }
