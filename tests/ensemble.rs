@@ -186,3 +186,22 @@ fn members_that_resample_differently_each_resample_their_own_input() {
         assert!(worst(w.probabilities.as_ref().unwrap(), &expected) < 1e-5, "window at {} s", w.start_seconds);
     }
 }
+
+#[test]
+fn without_its_yamnet_member_the_built_in_ensemble_is_an_option_that_says_how_to_get_it() {
+    let home = tempfile::tempdir().unwrap();
+    let o = common::genre_meter_cli(home.path(), &["models"]);
+    let listed = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(o.status.success(), "{listed}");
+    assert!(
+        listed.contains("not installed (optional): model 'gtzan10-ensemble' cannot be used: it is an ensemble with member 'gtzan10-yamnet', which is missing"),
+        "{listed}"
+    );
+    assert!(!listed.contains("unavailable:"), "a missing optional member is not a fault: {listed}");
+    let song = home.path().join("song.wav");
+    common::write_wav_f32(&song, 22_050, 1, &common::synth_music(22_050, 4.0));
+    let o = common::genre_meter_cli(home.path(), &["analyze", "--model", "gtzan10-ensemble", song.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("install-yamnet") && err.contains("models/gtzan10-yamnet/make.sh"), "says how to make the member: {err}");
+}
